@@ -1,0 +1,10 @@
+// The subcommands of `rwkv`. Each parses its own flags (CLI11) and returns the exit status;
+// errors propagate as exceptions and main() turns them into one line on stderr.
+#pragma once
+
+namespace rwkv::cli {
+
+int cmd_generate(int argc, char** argv);  // the default: text generation with the seed's flags
+int cmd_logits(int argc, char** argv);
+
+}  // namespace rwkv::cli

@@ -1,0 +1,67 @@
+#include "io/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.h"
+
+namespace rwkv {
+
+std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("{}: cannot open: {}", path, std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw Error("{}: cannot stat: {}", path, std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error("{}: not a regular file", path);
+  }
+  std::shared_ptr<MappedFile> f(new MappedFile());
+  f->path_ = path;
+  f->size_ = static_cast<uint64_t>(st.st_size);
+  if (f->size_ > 0) {
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int e = errno;
+      ::close(fd);
+      throw Error("{}: cannot mmap {} bytes: {}", path, f->size_, std::strerror(e));
+    }
+    f->data_ = static_cast<const std::byte*>(p);
+    f->mapped_ = true;
+  }
+  ::close(fd);
+  return f;
+}
+
+std::shared_ptr<const MappedFile> MappedFile::from_bytes(std::span<const std::byte> bytes, std::string name) {
+  std::shared_ptr<MappedFile> f(new MappedFile());
+  f->path_ = std::move(name);
+  f->size_ = bytes.size();
+  // Always allocate at least one byte so data_ is never null.
+  f->owned_.reset(new std::byte[bytes.size() + 1]);
+  if (!bytes.empty()) std::memcpy(f->owned_.get(), bytes.data(), bytes.size());
+  f->data_ = f->owned_.get();
+  return f;
+}
+
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+std::span<const std::byte> MappedFile::slice(uint64_t offset, uint64_t length, std::string_view what) const {
+  if (offset > size_ || length > size_ - offset)
+    throw Error("{}: {} at byte {} with length {} runs past the end of the file ({} bytes); the file is truncated or corrupt",
+                path_, what, offset, length, size_);
+  return {data_ + offset, static_cast<size_t>(length)};
+}
+
+}  // namespace rwkv
