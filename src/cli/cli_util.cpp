@@ -1,0 +1,95 @@
+#include "cli/cli_util.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "util/error.h"
+
+namespace rwkv::cli {
+
+std::vector<int32_t> parse_id_list(const std::string& text, const std::string& flag) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    // tolerate spaces around items ("1, 2, 3")
+    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 0 || v > INT32_MAX)
+      throw UsageError("{}: '{}' is not a token id (expected non-negative integers separated by commas)", flag, item);
+    ids.push_back(static_cast<int32_t>(v));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return ids;
+}
+
+std::vector<std::string> split_files(const std::vector<std::string>& values) {
+  std::vector<std::string> files;
+  for (const std::string& v : values) {
+    size_t pos = 0;
+    while (pos <= v.size()) {
+      const size_t comma = v.find(',', pos);
+      std::string f = v.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (!f.empty()) files.push_back(f);
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return files;
+}
+
+DType parse_dtype_flag(const std::string& value) {
+  DType d;
+  if (!parse_dtype(value, &d)) throw UsageError("--dtype: unknown dtype '{}' (expected f32, f16 or bf16)", value);
+  if (dtype_is_quantized(d)) throw UsageError("--dtype {}: quantized weights are not available yet", value);
+  return d;
+}
+
+Arch parse_arch_flag(const std::string& value) {
+  Arch a;
+  if (!parse_arch(value, &a))
+    throw UsageError("--arch: unknown architecture '{}' (expected rwkv5, rwkv6, rwkv7, rwkv7a or rwkv7b)", value);
+  return a;
+}
+
+std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "rwkv %s: error: %s\n", app.get_name().c_str(), e.what());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+void write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error("{}: cannot create: {}", tmp, std::strerror(errno));
+  const size_t n = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
+  const bool ok = n == bytes.size() && std::fflush(f) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !ok) {
+    std::remove(tmp.c_str());
+    throw Error("{}: write failed after {} of {} bytes: {}", path, n, bytes.size(), std::strerror(ok ? errno : err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    throw Error("{}: cannot rename the finished file into place: {}", path, std::strerror(e));
+  }
+}
+
+}  // namespace rwkv::cli

@@ -1,0 +1,221 @@
+// The CPU backend: host memory, one persistent thread pool, and the kernels of kernels/cpu.
+// Work is split across threads by output rows (matmul), heads (WKV) or tokens (row-wise ops);
+// small elementwise work runs on the calling thread, where a fork/join would cost more than it saves.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/reference.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace rwkv {
+
+namespace {
+
+constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads like
+// Elementwise work below this many elements runs on one thread.
+constexpr int64_t kParallelElementwise = 1 << 15;
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads > 0 ? threads : ThreadPool::physical_cores()) {}
+
+  std::string name() const override { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
+
+  float* allocate(size_t n) override {
+    const size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+    void* p = std::aligned_alloc(kAlignment, bytes ? bytes : kAlignment);
+    if (!p) throw Error("out of memory allocating {} bytes", bytes);
+    std::memset(p, 0, bytes);
+    return static_cast<float*>(p);
+  }
+  void free(float* p) override { std::free(p); }
+  void copy(float* dst, const float* src, size_t n) override { std::memcpy(dst, src, n * sizeof(float)); }
+  void fill_zero(float* p, size_t n) override { std::memset(p, 0, n * sizeof(float)); }
+  void upload(float* dst, const float* host, size_t n) override { copy(dst, host, n); }
+  void download(float* host, const float* src, size_t n) override { copy(host, src, n); }
+  WeightMatrix upload_weight(const WeightMatrix& host) override { return host; }
+  const float* upload_param(std::span<const float> host) override {
+    std::lock_guard<std::mutex> lock(params_mutex_);
+    params_.emplace_back(host.begin(), host.end());
+    return params_.back().data();
+  }
+
+  void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) override {
+    check_matmul(w, x, y);
+    // Enough rows per task that each thread streams a contiguous slab of the weight.
+    pool_.parallel_for(w.rows, 16, [&](int64_t o0, int64_t o1) { ref::matmul(w, x, y, accumulate, o0, o1); });
+  }
+
+  void embedding(const WeightMatrix& table, std::span<const int32_t> ids, const Mat& out) override {
+    for (size_t t = 0; t < ids.size(); ++t) {
+      const int32_t id = ids[t];
+      if (id < 0 || id >= table.rows) throw Error("token id {} is outside the vocabulary [0, {})", id, table.rows);
+      ref::row_to_f32(table.dtype, table.row(id), table.cols, out.row(static_cast<int64_t>(t)));
+    }
+  }
+
+  void layer_norm(const Mat& x, const Mat& y, const float* g, const float* b, float eps) override {
+    for_rows(x, [&](int64_t t) { ref::layer_norm_row(x.row(t), y.row(t), x.cols, g, b, eps); });
+  }
+
+  void group_norm(const Mat& x, int64_t groups, const float* g, const float* b, float eps) override {
+    const int64_t n = x.cols / groups;
+    for_rows(x, [&](int64_t t) {
+      for (int64_t h = 0; h < groups; ++h)
+        ref::layer_norm_row(x.row(t) + h * n, x.row(t) + h * n, n, g + h * n, b + h * n, eps);
+    });
+  }
+
+  void l2_normalize(const Mat& x, int64_t size, float eps) override {
+    for_rows(x, [&](int64_t t) {
+      for (int64_t h = 0; h < x.cols / size; ++h) ref::l2_normalize_row(x.row(t) + h * size, size, eps);
+    });
+  }
+
+  void token_shift(const Mat& x, float* prev, const Mat& delta) override {
+    const int64_t C = x.cols;
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* before = t == 0 ? prev : x.row(t - 1);
+      const float* cur = x.row(t);
+      float* d = delta.row(t);
+      for (int64_t i = 0; i < C; ++i) d[i] = before[i] - cur[i];
+    }
+    if (x.rows > 0) std::memcpy(prev, x.row(x.rows - 1), static_cast<size_t>(C) * sizeof(float));
+  }
+
+  void lerp(const Mat& x, const Mat& delta, const float* mu, const Mat& out) override {
+    for_rows(x, [&](int64_t t) {
+      const float *xt = x.row(t), *dt = delta.row(t);
+      float* o = out.row(t);
+      for (int64_t i = 0; i < x.cols; ++i) o[i] = xt[i] + dt[i] * mu[i];
+    });
+  }
+
+  void activate(const Mat& x, Activation act, const float* bias) override {
+    for_rows(x, [&](int64_t t) {
+      float* p = x.row(t);
+      for (int64_t i = 0; i < x.cols; ++i) {
+        const float v = bias ? p[i] + bias[i] : p[i];
+        switch (act) {
+          case Activation::Identity: p[i] = v; break;
+          case Activation::Tanh: p[i] = std::tanh(v); break;
+          case Activation::Sigmoid: p[i] = 1.0f / (1.0f + std::exp(-v)); break;
+          case Activation::ReluSquare: p[i] = v > 0 ? v * v : 0.0f; break;
+        }
+      }
+    });
+  }
+
+  void add(const Mat& y, const Mat& x) override {
+    for_rows(y, [&](int64_t t) {
+      float* a = y.row(t);
+      const float* b = x.row(t);
+      for (int64_t i = 0; i < y.cols; ++i) a[i] += b[i];
+    });
+  }
+
+  void mul(const Mat& y, const Mat& x) override {
+    for_rows(y, [&](int64_t t) {
+      float* a = y.row(t);
+      const float* b = x.row(t);
+      for (int64_t i = 0; i < y.cols; ++i) a[i] *= b[i];
+    });
+  }
+
+  void rwkv7_prepare(const Rwkv7Prep& p) override {
+    const int64_t C = p.H * p.N;
+    // exp(-0.5): the decay's ceiling, w = exp(-exp(-0.5) * sigmoid(.)) keeps every w in (0.545, 1).
+    const float kDecayScale = std::exp(-0.5f);
+    for_rows(Mat{p.k, p.T, C}, [&](int64_t t) {
+      float *k = p.k + t * C, *a = p.a + t * C, *w = p.w + t * C, *kk = p.kk + t * C;
+      for (int64_t i = 0; i < C; ++i) kk[i] = k[i] * p.k_k[i];
+      for (int64_t h = 0; h < p.H; ++h) ref::l2_normalize_row(kk + h * p.N, p.N, kL2Eps);
+      for (int64_t i = 0; i < C; ++i) {
+        k[i] = k[i] * (1.0f + (a[i] - 1.0f) * p.k_a[i]);
+        const float s = 1.0f / (1.0f + std::exp(-(p.w0[i] + w[i])));
+        w[i] = std::exp(-kDecayScale * s);
+        const float removal = -kk[i], replacement = kk[i] * a[i];
+        kk[i] = removal;
+        a[i] = replacement;
+      }
+    });
+  }
+
+  void rwkv7_value_residual(const Mat& v, const Mat& v_first, const Mat& gate) override {
+    for_rows(v, [&](int64_t t) {
+      float* vt = v.row(t);
+      const float *f = v_first.row(t), *g = gate.row(t);
+      for (int64_t i = 0; i < v.cols; ++i) vt[i] += (f[i] - vt[i]) * g[i];
+    });
+  }
+
+  void rwkv7_bonus_and_gate(const Mat& y, const Mat& r, const Mat& k, const Mat& v, const float* r_k, const Mat& g,
+                            int64_t H, int64_t N) override {
+    for_rows(y, [&](int64_t t) {
+      float* yt = y.row(t);
+      const float *rt = r.row(t), *kt = k.row(t), *vt = v.row(t), *gt = g.row(t);
+      for (int64_t h = 0; h < H; ++h) {
+        float bonus = 0.0f;
+        for (int64_t i = h * N; i < (h + 1) * N; ++i) bonus += rt[i] * kt[i] * r_k[i];
+        for (int64_t i = h * N; i < (h + 1) * N; ++i) yt[i] = (yt[i] + bonus * vt[i]) * gt[i];
+      }
+    });
+  }
+
+  void wkv7(const Wkv7Args& a) override {
+    pool_.parallel_for(a.H, 1, [&](int64_t h0, int64_t h1) { ref::wkv7(a, h0, h1); });
+  }
+
+  void wkv56(const Wkv56Args& a) override {
+    pool_.parallel_for(a.H, 1, [&](int64_t h0, int64_t h1) { ref::wkv56(a, h0, h1); });
+  }
+
+  void row_vecmat(const Mat& u, const Mat& m, const Mat& z) override {
+    const int64_t n = u.cols;
+    if (m.cols != n * n || z.cols != n) throw Error("row_vecmat: shapes [{}], [{}], [{}]", u.cols, m.cols, z.cols);
+    for_rows(u, [&](int64_t t) { ref::vecmat_row(u.row(t), m.row(t), n, z.row(t)); });
+  }
+
+  void dea_attention(const DeaAttention& a) override {
+    pool_.parallel_for(a.T, 1, [&](int64_t t0, int64_t t1) {
+      std::vector<float> scores(static_cast<size_t>(a.L));
+      for (int64_t t = t0; t < t1; ++t) ref::dea_attention_row(a, t, scores.data());
+    });
+  }
+
+ private:
+  static constexpr float kL2Eps = 1e-12f;  // F.normalize's default eps
+
+  template <typename F>
+  void for_rows(const Mat& m, F&& fn) {
+    if (m.rows * m.cols < kParallelElementwise) {
+      for (int64_t t = 0; t < m.rows; ++t) fn(t);
+    } else {
+      pool_.parallel_for(m.rows, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) fn(t);
+      });
+    }
+  }
+
+  static void check_matmul(const WeightMatrix& w, const Mat& x, const Mat& y) {
+    if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
+      throw Error("matmul shape mismatch: W [{}][{}], x [{}][{}], y [{}][{}]", w.rows, w.cols, x.rows, x.cols,
+                  y.rows, y.cols);
+  }
+
+  ThreadPool pool_;
+  std::mutex params_mutex_;
+  std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace rwkv

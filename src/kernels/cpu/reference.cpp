@@ -1,0 +1,141 @@
+#include "kernels/cpu/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "util/error.h"
+
+namespace rwkv::ref {
+
+void row_to_f32(DType dtype, const std::byte* row, int64_t n, float* out) {
+  switch (dtype) {
+    case DType::F32:
+      std::memcpy(out, row, static_cast<size_t>(n) * 4);
+      return;
+    case DType::F16:
+    case DType::BF16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        out[i] = dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+      }
+      return;
+    default:
+      throw Error("row_to_f32: {} rows need the quantized kernels", dtype_name(dtype));
+  }
+}
+
+void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  std::vector<float> wrow(static_cast<size_t>(w.cols));
+  for (int64_t o = o0; o < o1; ++o) {
+    row_to_f32(w.dtype, w.row(o), w.cols, wrow.data());
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* xt = x.row(t);
+      float sum = 0.0f;
+      for (int64_t i = 0; i < w.cols; ++i) sum += wrow[static_cast<size_t>(i)] * xt[i];
+      float& out = y.row(t)[o];
+      out = accumulate ? out + sum : sum;
+    }
+  }
+}
+
+void layer_norm_row(const float* x, float* y, int64_t n, const float* g, const float* b, float eps) {
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= static_cast<double>(n);
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  var /= static_cast<double>(n);
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+  const float m = static_cast<float>(mean);
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * g[i] + b[i];
+}
+
+void l2_normalize_row(float* x, int64_t n, float eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::max(std::sqrt(ss), static_cast<double>(eps)));
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void vecmat_row(const float* u, const float* m, int64_t n, float* z) {
+  for (int64_t j = 0; j < n; ++j) z[j] = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) z[j] += u[i] * m[i * n + j];
+}
+
+void dea_attention_row(const Backend::DeaAttention& a, int64_t t, float* scores) {
+  const float* q = a.q + t * a.d_qk;
+  const int64_t last = a.first + t;  // causal: positions 0..last
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j <= last; ++j) {
+    const float* k = a.keys + j * a.d_qk;
+    float dot = 0.0f;
+    for (int64_t i = 0; i < a.d_qk; ++i) dot += q[i] * k[i];
+    scores[j] = a.cap * std::tanh(dot / a.scale);
+    max_score = std::max(max_score, scores[j]);
+  }
+  double sum = 0;
+  for (int64_t j = 0; j <= last; ++j) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  float* out = a.out + t * a.d_v;
+  for (int64_t i = 0; i < a.d_v; ++i) out[i] = 0.0f;
+  for (int64_t j = 0; j <= last; ++j) {
+    const float p = scores[j] * inv;
+    const float* v = a.values + j * a.d_v;
+    for (int64_t i = 0; i < a.d_v; ++i) out[i] += p * v[i];
+  }
+}
+
+void wkv7(const Wkv7Args& a, int64_t h0, int64_t h1) {
+  const int64_t N = a.N, C = a.H * a.N;
+  for (int64_t h = h0; h < h1; ++h) {
+    float* S = a.state + h * N * N;  // S[i][j]: value i, key j
+    for (int64_t t = 0; t < a.T; ++t) {
+      const int64_t off = t * C + h * N;
+      const float *r = a.r + off, *w = a.w + off, *k = a.k + off, *v = a.v + off, *aa = a.a + off, *bb = a.b + off;
+      float* y = a.y + off;
+      for (int64_t i = 0; i < N; ++i) {
+        float* Si = S + i * N;
+        float sa = 0.0f;  // (S a)_i
+        for (int64_t j = 0; j < N; ++j) sa += Si[j] * aa[j];
+        float yi = 0.0f;
+        for (int64_t j = 0; j < N; ++j) {
+          Si[j] = Si[j] * w[j] + sa * bb[j] + v[i] * k[j];
+          yi += Si[j] * r[j];
+        }
+        y[i] = yi;
+      }
+    }
+  }
+}
+
+void wkv56(const Wkv56Args& a, int64_t h0, int64_t h1) {
+  const int64_t N = a.N, C = a.H * a.N;
+  for (int64_t h = h0; h < h1; ++h) {
+    float* S = a.state + h * N * N;  // S[j][i]: key j, value i
+    for (int64_t t = 0; t < a.T; ++t) {
+      const int64_t off = t * C + h * N;
+      const float *r = a.r + off, *k = a.k + off, *v = a.v + off, *u = a.u + h * N;
+      const float* w = a.w + (a.w_per_token ? off : h * N);
+      float* y = a.y + off;
+      for (int64_t i = 0; i < N; ++i) y[i] = 0.0f;
+      for (int64_t j = 0; j < N; ++j) {
+        float* Sj = S + j * N;
+        const float rj = r[j], kj = k[j], uj = u[j], wj = w[j];
+        for (int64_t i = 0; i < N; ++i) {
+          const float kv = kj * v[i];
+          y[i] += rj * (uj * kv + Sj[i]);
+          Sj[i] = Sj[i] * wj + kv;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rwkv::ref

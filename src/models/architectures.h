@@ -1,0 +1,18 @@
+// Each architecture's entry points, used by the loader: hyper-parameter detection from tensor
+// names and shapes, and construction of the model over a checkpoint in official naming.
+#pragma once
+
+#include <memory>
+
+#include "rwkv/model.h"
+#include "tensor/tensor_map.h"
+
+namespace rwkv {
+
+// Number of layers: the count of blocks.N.ln1.weight, checked to be 0..n-1 without gaps.
+int64_t count_layers(const TensorMap& t);
+
+HParams rwkv7_hparams(const TensorMap& t);  // also 7a (DeepEmbed) and 7b (DEA)
+std::unique_ptr<Model> make_rwkv7(TensorMap t, const HParams& hp, const ModelOptions& options);
+
+}  // namespace rwkv

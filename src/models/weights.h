@@ -1,0 +1,56 @@
+// Binding checkpoint tensors to a model: looks tensors up by name, validates their shapes
+// against the hyper-parameters, converts dtypes when asked, and hands them to the backend.
+// Every failure names the file, the tensor, and the shape it has and the one expected.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "tensor/tensor_map.h"
+
+namespace rwkv {
+
+class WeightBinder {
+ public:
+  // `matrix_dtype`: the run-time dtype of weight matrices (empty = keep the file's).
+  WeightBinder(const TensorMap& tensors, Backend& backend, std::optional<DType> matrix_dtype)
+      : tensors_(tensors), backend_(backend), matrix_dtype_(matrix_dtype) {}
+
+  bool has(const std::string& name) const { return tensors_.contains(name); }
+  const TensorView& tensor(const std::string& name) const { return tensors_.get(name); }
+
+  // A parameter vector of exactly n elements (any shape with n elements, e.g. (1,1,C) or (H,N)),
+  // as f32 in backend memory.
+  const float* vector(const std::string& name, int64_t n);
+  // A Linear weight stored (out, in): used as y = W x.
+  WeightMatrix linear(const std::string& name, int64_t out, int64_t in);
+  // A matrix stored (in, out) and used as y = x @ M (the LoRA and DEA factors of the official
+  // code): transposed once at load into the Linear layout [out][in].
+  WeightMatrix right_factor(const std::string& name, int64_t in, int64_t out);
+  // An embedding-like table (rows, cols) kept in the file's dtype: only the rows that tokens need
+  // are read, so converting the whole table would cost memory for nothing.
+  WeightMatrix table(const std::string& name, int64_t rows, int64_t cols);
+
+  // Shape check with the standard message; `expected` uses -1 for "any".
+  void expect_shape(const TensorView& t, const Shape& expected) const;
+  // Bytes held in converted copies (not mapped from the file).
+  uint64_t converted_bytes() const;
+
+ private:
+  WeightMatrix to_backend(DType dtype, int64_t rows, int64_t cols, const std::byte* data);
+  const std::byte* keep(std::vector<std::byte> bytes);
+
+  const TensorMap& tensors_;
+  Backend& backend_;
+  std::optional<DType> matrix_dtype_;
+  std::deque<std::vector<std::byte>> owned_;
+};
+
+// Converts n float elements (f32/f16/bf16) from one dtype to another.
+std::vector<std::byte> convert_floats(DType from, const std::byte* src, int64_t n, DType to);
+
+}  // namespace rwkv
