@@ -1,0 +1,32 @@
+#include "support/golden.h"
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+
+namespace rwkv::test {
+
+bool load_golden_case(const std::string& name, GoldenCase* out) {
+  auto dir = fixtures_dir();
+  if (!dir || !std::filesystem::exists(*dir / name / "case.json")) return false;
+  const auto j = nlohmann::json::parse(read_file(*dir / name / "case.json"));
+  out->dir = *dir / name;
+  out->tokens = j.at("tokens").get<std::vector<int32_t>>();
+  if (j.contains("tokens_long")) out->tokens_long = j.at("tokens_long").get<std::vector<int32_t>>();
+  out->vocab = j.at("vocab_size").get<int64_t>();
+  return true;
+}
+
+std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, const std::string& mode) {
+  const size_t V = static_cast<size_t>(model.hparams().vocab);
+  std::vector<float> logits(tokens.size() * V);
+  State state = model.new_state();
+  if (mode == "seq") {
+    model.forward(tokens, state, Logits::All, logits.data());
+  } else {
+    for (size_t t = 0; t < tokens.size(); ++t) model.step(tokens[t], state, logits.data() + t * V);
+  }
+  return logits;
+}
+
+}  // namespace rwkv::test

@@ -1,0 +1,27 @@
+// Golden fixture cases: a folder with case.json (tokens, shapes) and reference logits.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rwkv/model.h"
+
+namespace rwkv::test {
+
+struct GoldenCase {
+  std::filesystem::path dir;
+  std::vector<int32_t> tokens;       // case.json "tokens"
+  std::vector<int32_t> tokens_long;  // case.json "tokens_long" (trained tiny models only)
+  int64_t vocab = 0;
+};
+
+// Reads <fixtures>/<name>/case.json; returns false when the fixture is absent.
+bool load_golden_case(const std::string& name, GoldenCase* out);
+
+// The logits for `tokens` from a zero state: "seq" = one forward call (chunked by
+// options.chunk_size), "rnn" = one step per token.
+std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, const std::string& mode);
+
+}  // namespace rwkv::test
