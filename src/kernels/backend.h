@@ -158,7 +158,5 @@ class Backend {
   virtual void dea_attention(const DeaAttention& a) = 0;
 };
 
-// The CPU backend with `threads` threads (0 = one per physical core).
-std::unique_ptr<Backend> make_cpu_backend(int threads);
 
 }  // namespace rwkv

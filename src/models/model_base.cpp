@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/cpu/cpu_backend.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -29,7 +30,7 @@ ModelBase::ModelBase(TensorMap tensors, const HParams& hp, const ModelOptions& o
     : hp_(hp),
       options_(options),
       tensors_(std::move(tensors)),
-      backend_(make_cpu_backend(options.threads)),
+      backend_(make_cpu_backend({options.threads, std::nullopt, options.bf16_activations})),
       ops_(*backend_),
       weights_(tensors_, *backend_, options.dtype) {
   if (options_.chunk_size < 1) throw UsageError("chunk size must be at least 1, got {}", options_.chunk_size);

@@ -1,5 +1,6 @@
 #include "util/thread_pool.h"
 
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -17,10 +18,12 @@
 namespace rwkv {
 
 namespace {
-// How long a worker spins waiting for the next task before it sleeps. A decode step issues
-// its parallel regions a few microseconds apart; sleeping between them would cost a wake-up
-// (tens of microseconds) each time.
-constexpr int kSpinIterations = 200000;
+// How long a worker spins waiting for the next task before it sleeps. A decode step issues its
+// parallel regions a few microseconds apart; sleeping between them would cost a wake-up (tens
+// of microseconds) each time. Bounded, so an idle or oversubscribed machine is not burnt.
+constexpr auto kSpinTime = std::chrono::microseconds(100);
+// Spins between clock reads / yields.
+constexpr int kSpinBatch = 64;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -51,7 +54,12 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
   }
   if (sleeping_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) RWKV_CPU_RELAX();
+  // Wait for the workers: spin briefly, then yield the core, which matters when the machine is
+  // oversubscribed (a descheduled worker needs the CPU this thread would burn).
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinBatch * 16) RWKV_CPU_RELAX();
+    else std::this_thread::yield();
+  }
   task_ = nullptr;
 }
 
@@ -59,9 +67,13 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
-      RWKV_CPU_RELAX();
-      g = generation_.load(std::memory_order_acquire);
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+    while (g == seen) {
+      for (int i = 0; i < kSpinBatch && g == seen; ++i) {
+        RWKV_CPU_RELAX();
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (g != seen || std::chrono::steady_clock::now() > spin_until) break;
     }
     if (g == seen) {
       std::unique_lock<std::mutex> lock(mutex_);

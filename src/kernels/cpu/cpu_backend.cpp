@@ -8,7 +8,8 @@
 #include <mutex>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reference.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -20,12 +21,20 @@ namespace {
 constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads like
 // Elementwise work below this many elements runs on one thread.
 constexpr int64_t kParallelElementwise = 1 << 15;
+// Matrix products below this many multiply-adds run on one thread.
+constexpr int64_t kParallelMatmul = 1 << 16;
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads > 0 ? threads : ThreadPool::physical_cores()) {}
+  explicit CpuBackend(const CpuBackendOptions& o)
+      : pool_(o.threads > 0 ? o.threads : ThreadPool::physical_cores()),
+        isa_(o.isa.value_or(cpu::active_isa())),
+        bf16_activations_(o.bf16_activations) {}
 
-  std::string name() const override { return "cpu (" + std::to_string(pool_.size()) + " threads)"; }
+  std::string name() const override {
+    return "cpu " + std::string(cpu::isa_name(isa_)) + ", " + std::to_string(pool_.size()) + " threads" +
+           (bf16_activations_ ? ", bf16 GEMM activations" : "");
+  }
 
   float* allocate(size_t n) override {
     const size_t bytes = (n * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
@@ -48,8 +57,20 @@ class CpuBackend final : public Backend {
 
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) override {
     check_matmul(w, x, y);
-    // Enough rows per task that each thread streams a contiguous slab of the weight.
-    pool_.parallel_for(w.rows, 16, [&](int64_t o0, int64_t o1) { ref::matmul(w, x, y, accumulate, o0, o1); });
+    // Split by output rows, in multiples of 8 (the kernels' row blocks); small products stay on
+    // one thread, where a fork/join would cost more than it saves.
+    const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 8;
+    if (cpu::use_gemm(isa_, x.rows)) {
+      const bool bf16 = bf16_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
+      cpu::pack_activations(x, bf16, packed_);
+      pool_.parallel_for(w.rows, grain, [&](int64_t o0, int64_t o1) {
+        cpu::gemm_rows(isa_, w, packed_, y, accumulate, o0, o1);
+      });
+    } else {
+      pool_.parallel_for(w.rows, grain, [&](int64_t o0, int64_t o1) {
+        cpu::matvec_rows(isa_, w, x, y, accumulate, o0, o1);
+      });
+    }
   }
 
   void embedding(const WeightMatrix& table, std::span<const int32_t> ids, const Mat& out) override {
@@ -169,11 +190,11 @@ class CpuBackend final : public Backend {
   }
 
   void wkv7(const Wkv7Args& a) override {
-    pool_.parallel_for(a.H, 1, [&](int64_t h0, int64_t h1) { ref::wkv7(a, h0, h1); });
+    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { ref::wkv7(a, h0, h1); });
   }
 
   void wkv56(const Wkv56Args& a) override {
-    pool_.parallel_for(a.H, 1, [&](int64_t h0, int64_t h1) { ref::wkv56(a, h0, h1); });
+    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { ref::wkv56(a, h0, h1); });
   }
 
   void row_vecmat(const Mat& u, const Mat& m, const Mat& z) override {
@@ -191,6 +212,9 @@ class CpuBackend final : public Backend {
 
  private:
   static constexpr float kL2Eps = 1e-12f;  // F.normalize's default eps
+
+  // Heads per task: all of them (one thread) when the recurrence is too small to split.
+  static int64_t heads_grain(int64_t T, int64_t H, int64_t N) { return T * H * N * N < kParallelMatmul ? H : 1; }
 
   template <typename F>
   void for_rows(const Mat& m, F&& fn) {
@@ -210,12 +234,17 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
+  cpu::Isa isa_;
+  bool bf16_activations_;
+  cpu::PackedActivations packed_;
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
 
 }  // namespace rwkv

@@ -1,0 +1,56 @@
+// Matrix products on the CPU: y[t] (+)= W x[t] for weights in the Linear layout [out][in].
+//  - T small (decode): a matvec that streams each weight row once for all tokens, near the
+//    memory-bandwidth limit;
+//  - T large (prompts): a GEMM over blocks of 32 tokens, with the activations packed once per call.
+// Each ISA has its own implementation; all are tested against ref::matmul.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_features.h"
+
+namespace rwkv::cpu {
+
+enum class MatmulPrecision {
+  Exact,            // f32 activations, f32 accumulation: weights are widened exactly
+  Bf16Activations,  // bf16 weights x activations rounded to bf16 (AVX512_BF16 dot products),
+                    // f32 accumulation: about 2x the GEMM throughput, ~3 significant digits
+};
+
+// Activations packed for the GEMM: blocks of kTokenBlock tokens, column-major within a block.
+struct PackedActivations {
+  std::vector<float> f32;      // [blocks][K][kTokenBlock]
+  std::vector<uint32_t> bf16;  // [blocks][K/2][kTokenBlock] pairs (k even, k odd) of bf16
+  int64_t T = 0, K = 0, k_pairs = 0;
+  bool use_bf16 = false;
+};
+inline constexpr int64_t kTokenBlock = 32;
+
+// What the per-ISA GEMM kernels read: plain pointers (the ISA files avoid std:: templates, whose
+// inline instances could otherwise be emitted with AVX-512 instructions and shared program-wide).
+struct PackedView {
+  const float* f32;
+  const uint32_t* bf16;
+  int64_t T, K, k_pairs;
+};
+
+// Whether y = x W^T with x of T rows should go through the packed GEMM (else the matvec).
+bool use_gemm(Isa isa, int64_t T);
+void pack_activations(const Mat& x, bool to_bf16, PackedActivations& out);
+
+// Rows [o0, o1) of the product; the caller splits rows across threads.
+void matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const Mat& y, bool accumulate, int64_t o0,
+               int64_t o1);
+
+// Per-ISA entry points (defined in matmul_avx2.cpp / matmul_avx512.cpp; absent ISAs fall back).
+void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
+                          int64_t o1);
+
+}  // namespace rwkv::cpu

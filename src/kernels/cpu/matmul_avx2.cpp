@@ -1,0 +1,164 @@
+// AVX2 + FMA matrix products (see matmul.h): the same algorithms as matmul_avx512.cpp with 8
+// lanes, for x86 CPUs without AVX-512. Only called after a run-time CPU check.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/matmul.h"
+
+#pragma GCC push_options
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx2,fma,f16c")
+
+namespace rwkv::cpu {
+namespace {
+
+constexpr int kLanes = 8;
+
+template <DType D>
+inline __m256 load_weights(const std::byte* row, int64_t k) {
+  if constexpr (D == DType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+  } else if constexpr (D == DType::BF16) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + k));
+    return _mm256_cvtph_ps(h);
+  }
+}
+
+template <DType D>
+inline float load_weight(const std::byte* row, int64_t k) {
+  if constexpr (D == DType::F32) {
+    return reinterpret_cast<const float*>(row)[k];
+  } else {
+    const uint16_t h = reinterpret_cast<const uint16_t*>(row)[k];
+    if constexpr (D == DType::BF16) {
+      const uint32_t bits = static_cast<uint32_t>(h) << 16;
+      float f;
+      __builtin_memcpy(&f, &bits, 4);
+      return f;
+    } else {
+      return _cvtsh_ss(h);
+    }
+  }
+}
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+template <DType D, int R, int TT>
+inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  const int64_t K = w.cols;
+  __m256 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes) {
+    __m256 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = _mm256_loadu_ps(x.row(t0 + t) + k);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = load_weights<D>(w.row(o + r), k);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float sum = hsum(acc[r][t]);
+      for (int64_t kk = k; kk < K; ++kk) sum += load_weight<D>(w.row(o + r), kk) * x.row(t0 + t)[kk];
+      float* out = y.row(t0 + t) + o + r;
+      *out = accumulate ? *out + sum : sum;
+    }
+}
+
+template <DType D, int R, int TT>
+void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                   int64_t t0) {
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) matvec_block<D, R, TT>(w, x, y, accumulate, o, t0);
+  for (; o < o1; ++o) matvec_block<D, 1, TT>(w, x, y, accumulate, o, t0);
+}
+
+template <DType D>
+void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 2 <= x.rows; t += 2) matvec_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
+  if (t < x.rows) matvec_tokens<D, 4, 1>(w, x, y, accumulate, o0, o1, t);
+}
+
+// GEMM: 2 weight rows x 32 tokens (4 vectors) per micro-tile.
+constexpr int kMr = 2;
+constexpr int64_t kNb = kTokenBlock;
+
+template <DType D, int MR>
+void gemm_block(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
+  const int64_t K = w.cols;
+  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+    const float* xp = x.f32 + (t0 / kNb) * K * kNb;
+    __m256 acc[MR][4];
+    for (int r = 0; r < MR; ++r)
+      for (int h = 0; h < 4; ++h) acc[r][h] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; ++k) {
+      const __m256 b0 = _mm256_loadu_ps(xp + k * kNb), b1 = _mm256_loadu_ps(xp + k * kNb + 8);
+      const __m256 b2 = _mm256_loadu_ps(xp + k * kNb + 16), b3 = _mm256_loadu_ps(xp + k * kNb + 24);
+      for (int r = 0; r < MR; ++r) {
+        const __m256 a = _mm256_set1_ps(load_weight<D>(w.row(o + r), k));
+        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        acc[r][2] = _mm256_fmadd_ps(a, b2, acc[r][2]);
+        acc[r][3] = _mm256_fmadd_ps(a, b3, acc[r][3]);
+      }
+    }
+    const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
+    alignas(32) float tmp[kNb];
+    for (int r = 0; r < MR; ++r) {
+      for (int h = 0; h < 4; ++h) _mm256_store_ps(tmp + 8 * h, acc[r][h]);
+      for (int64_t t = 0; t < nt; ++t) {
+        float* out = y.row(t0 + t) + o + r;
+        *out = accumulate ? *out + tmp[t] : tmp[t];
+      }
+    }
+  }
+}
+
+template <DType D>
+void gemm(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t o = o0;
+  for (; o + kMr <= o1; o += kMr) gemm_block<D, kMr>(w, x, y, accumulate, o);
+  for (; o < o1; ++o) gemm_block<D, 1>(w, x, y, accumulate, o);
+}
+
+}  // namespace
+
+void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  switch (w.dtype) {
+    case DType::F32: return matvec<DType::F32>(w, x, y, accumulate, o0, o1);
+    case DType::BF16: return matvec<DType::BF16>(w, x, y, accumulate, o0, o1);
+    case DType::F16: return matvec<DType::F16>(w, x, y, accumulate, o0, o1);
+    default: break;
+  }
+  __builtin_trap();
+}
+
+void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  switch (w.dtype) {
+    case DType::F32: return gemm<DType::F32>(w, x, y, accumulate, o0, o1);
+    case DType::BF16: return gemm<DType::BF16>(w, x, y, accumulate, o0, o1);
+    case DType::F16: return gemm<DType::F16>(w, x, y, accumulate, o0, o1);
+    default: break;
+  }
+  __builtin_trap();
+}
+
+}  // namespace rwkv::cpu
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif  // __x86_64__

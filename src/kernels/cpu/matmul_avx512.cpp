@@ -1,0 +1,292 @@
+// AVX-512 matrix products (see matmul.h). Compiled for AVX-512 with a target pragma and only
+// called after a run-time CPU check; no std:: templates are used below the pragma.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/matmul.h"
+
+#pragma GCC push_options
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
+
+namespace rwkv::cpu {
+namespace {
+
+constexpr int kLanes = 16;
+
+// 16 weights from a row of dtype D, widened exactly to f32; `n` < 16 loads a masked tail.
+template <DType D>
+inline __m512 load_weights(const std::byte* row, int64_t k) {
+  if constexpr (D == DType::F32) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + k);
+  } else if constexpr (D == DType::BF16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + k));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + k));
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+template <DType D>
+inline __m512 load_weights_tail(const std::byte* row, int64_t k, __mmask16 m) {
+  if constexpr (D == DType::F32) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + k);
+  } else if constexpr (D == DType::BF16) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + k);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + k);
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+// R weight rows x TT token rows: acc[r][t] = W[o+r] . x[t0+t].
+template <DType D, int R, int TT>
+inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  const int64_t K = w.cols;
+  __m512 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+  const std::byte* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = w.row(o + r);
+  const float* xs[TT];
+  for (int t = 0; t < TT; ++t) xs[t] = x.row(t0 + t);
+
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes) {
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(xs[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load_weights<D>(rows[r], k);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = _mm512_maskz_loadu_ps(m, xs[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load_weights_tail<D>(rows[r], k, m);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float* out = y.row(t0 + t) + o + r;
+      const float sum = _mm512_reduce_add_ps(acc[r][t]);
+      *out = accumulate ? *out + sum : sum;
+    }
+}
+
+template <DType D, int R, int TT>
+void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                   int64_t t0) {
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) matvec_block<D, R, TT>(w, x, y, accumulate, o, t0);
+  for (; o < o1; ++o) matvec_block<D, 1, TT>(w, x, y, accumulate, o, t0);
+}
+
+template <DType D>
+void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 4>(w, x, y, accumulate, o0, o1, t);
+  switch (x.rows - t) {
+    case 3: matvec_tokens<D, 4, 3>(w, x, y, accumulate, o0, o1, t); break;
+    case 2: matvec_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t); break;
+    case 1: matvec_tokens<D, 8, 1>(w, x, y, accumulate, o0, o1, t); break;
+    default: break;
+  }
+}
+
+// ---- GEMM: MR weight rows x 32 tokens per micro-tile, vectorised over tokens ----
+constexpr int kMr = 8;            // weight rows per micro-tile (broadcast operands)
+constexpr int64_t kNb = kTokenBlock;  // tokens per micro-tile: two 16-lane vectors
+
+// Writes acc (weight row r, tokens 16*h + lane) into y[t][o + r] for the valid tokens.
+inline void store_tile(const __m512 (&acc)[kMr][2], int mr, const Mat& y, bool accumulate, int64_t o, int64_t t0,
+                       int64_t nt) {
+  alignas(64) float tmp[kNb];
+  for (int r = 0; r < mr; ++r) {
+    _mm512_store_ps(tmp, acc[r][0]);
+    _mm512_store_ps(tmp + 16, acc[r][1]);
+    for (int64_t t = 0; t < nt; ++t) {
+      float* out = y.row(t0 + t) + o + r;
+      *out = accumulate ? *out + tmp[t] : tmp[t];
+    }
+  }
+}
+
+// f32 micro-kernel over all K: acc[r][h] += wf[r][k] * xp[k][16h .. 16h+15].
+template <int MR>
+inline void tile_f32(const float* wf, int64_t K, const float* xp, __m512 (&acc)[kMr][2]) {
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(xp + k * kNb), b1 = _mm512_loadu_ps(xp + k * kNb + 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(wf[r * K + k]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+    }
+  }
+}
+
+template <int MR>
+void gemm_tiles_f32(const float* wf, int64_t K, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
+  __m512 acc[kMr][2];
+  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+    tile_f32<MR>(wf, K, x.f32 + (t0 / kNb) * K * kNb, acc);
+    store_tile(acc, MR, y, accumulate, o, t0, x.T - t0 < kNb ? x.T - t0 : kNb);
+  }
+}
+
+// Widens `mr` weight rows to f32 into wf [mr][K] (once per row block, reused for every token block).
+template <DType D>
+void widen_rows(const WeightMatrix& w, int64_t o, int mr, float* wf) {
+  const int64_t K = w.cols;
+  for (int r = 0; r < mr; ++r) {
+    const std::byte* row = w.row(o + r);
+    float* dst = wf + r * K;
+    int64_t k = 0;
+    for (; k + kLanes <= K; k += kLanes) _mm512_storeu_ps(dst + k, load_weights<D>(row, k));
+    if (k < K) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
+      _mm512_mask_storeu_ps(dst + k, m, load_weights_tail<D>(row, k, m));
+    }
+  }
+}
+
+template <DType D>
+void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+              float* wf) {
+  const int64_t K = w.cols;
+  for (int64_t o = o0; o < o1; o += kMr) {
+    const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
+    const float* rows = wf;
+    if constexpr (D == DType::F32) {
+      if (mr == kMr) {
+        // f32 rows are used in place: gather the 8 rows' pointers into a contiguous view only
+        // when they are contiguous (always, in the Linear layout) — rows are K floats apart.
+        rows = reinterpret_cast<const float*>(w.row(o));
+      } else {
+        widen_rows<D>(w, o, mr, wf);
+      }
+    } else {
+      widen_rows<D>(w, o, mr, wf);
+    }
+    switch (mr) {
+      case 8: gemm_tiles_f32<8>(rows, K, x, y, accumulate, o); break;
+      case 7: gemm_tiles_f32<7>(rows, K, x, y, accumulate, o); break;
+      case 6: gemm_tiles_f32<6>(rows, K, x, y, accumulate, o); break;
+      case 5: gemm_tiles_f32<5>(rows, K, x, y, accumulate, o); break;
+      case 4: gemm_tiles_f32<4>(rows, K, x, y, accumulate, o); break;
+      case 3: gemm_tiles_f32<3>(rows, K, x, y, accumulate, o); break;
+      case 2: gemm_tiles_f32<2>(rows, K, x, y, accumulate, o); break;
+      default: gemm_tiles_f32<1>(rows, K, x, y, accumulate, o); break;
+    }
+  }
+}
+
+// bf16 micro-kernel: pairs of k per dot-product instruction; the weight pair (k, k+1) of a row
+// is one 32-bit broadcast straight from the row.
+template <int MR>
+inline void tile_bf16(const uint32_t* const* wrows, int64_t pairs, const uint32_t* xp, __m512 (&acc)[kMr][2]) {
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xp + p * kNb));
+    const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xp + p * kNb + 16));
+    for (int r = 0; r < MR; ++r) {
+      const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(wrows[r][p])));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+    }
+  }
+}
+
+template <int MR>
+void gemm_tiles_bf16(const uint32_t* const* wrows, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
+  __m512 acc[kMr][2];
+  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+    tile_bf16<MR>(wrows, x.k_pairs, x.bf16 + (t0 / kNb) * x.k_pairs * kNb, acc);
+    store_tile(acc, MR, y, accumulate, o, t0, x.T - t0 < kNb ? x.T - t0 : kNb);
+  }
+}
+
+}  // namespace
+
+void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  switch (w.dtype) {
+    case DType::F32: return matvec<DType::F32>(w, x, y, accumulate, o0, o1);
+    case DType::BF16: return matvec<DType::BF16>(w, x, y, accumulate, o0, o1);
+    case DType::F16: return matvec<DType::F16>(w, x, y, accumulate, o0, o1);
+    default: break;
+  }
+  __builtin_trap();  // the dispatcher only sends float weights here
+}
+
+void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  // Scratch for kMr widened rows; thread-local so concurrent slices do not share it.
+  static thread_local float* scratch = nullptr;
+  static thread_local int64_t scratch_k = 0;
+  if (scratch_k < w.cols) {
+    ::operator delete[](scratch, std::align_val_t(64));
+    scratch = static_cast<float*>(::operator new[](static_cast<size_t>(kMr * w.cols) * sizeof(float), std::align_val_t(64)));
+    scratch_k = w.cols;
+  }
+  switch (w.dtype) {
+    case DType::F32: return gemm_f32<DType::F32>(w, x, y, accumulate, o0, o1, scratch);
+    case DType::BF16: return gemm_f32<DType::BF16>(w, x, y, accumulate, o0, o1, scratch);
+    case DType::F16: return gemm_f32<DType::F16>(w, x, y, accumulate, o0, o1, scratch);
+    default: break;
+  }
+  __builtin_trap();
+}
+
+void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
+                          int64_t o1) {
+  // Rows of an odd length end in half a pair; the packed activations are zero there, but the
+  // row's last 32-bit read would run one element past the row: such rows need a padded copy.
+  const bool odd = (w.cols & 1) != 0;
+  static thread_local uint32_t* padded = nullptr;
+  static thread_local int64_t padded_pairs = 0;
+  if (odd && padded_pairs < kMr * x.k_pairs) {
+    ::operator delete[](padded, std::align_val_t(64));
+    padded = static_cast<uint32_t*>(::operator new[](static_cast<size_t>(kMr * x.k_pairs) * 4, std::align_val_t(64)));
+    padded_pairs = kMr * x.k_pairs;
+  }
+  for (int64_t o = o0; o < o1; o += kMr) {
+    const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
+    const uint32_t* rows[kMr];
+    for (int r = 0; r < mr; ++r) {
+      if (odd) {
+        uint32_t* dst = padded + r * x.k_pairs;
+        dst[x.k_pairs - 1] = 0;
+        std::memcpy(dst, w.row(o + r), static_cast<size_t>(w.cols) * 2);
+        rows[r] = dst;
+      } else {
+        rows[r] = reinterpret_cast<const uint32_t*>(w.row(o + r));
+      }
+    }
+    switch (mr) {
+      case 8: gemm_tiles_bf16<8>(rows, x, y, accumulate, o); break;
+      case 7: gemm_tiles_bf16<7>(rows, x, y, accumulate, o); break;
+      case 6: gemm_tiles_bf16<6>(rows, x, y, accumulate, o); break;
+      case 5: gemm_tiles_bf16<5>(rows, x, y, accumulate, o); break;
+      case 4: gemm_tiles_bf16<4>(rows, x, y, accumulate, o); break;
+      case 3: gemm_tiles_bf16<3>(rows, x, y, accumulate, o); break;
+      case 2: gemm_tiles_bf16<2>(rows, x, y, accumulate, o); break;
+      default: gemm_tiles_bf16<1>(rows, x, y, accumulate, o); break;
+    }
+  }
+}
+
+}  // namespace rwkv::cpu
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif  // __x86_64__

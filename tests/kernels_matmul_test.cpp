@@ -1,0 +1,117 @@
+// Every matrix-product kernel against the scalar reference, on every ISA this CPU supports, for
+// every float weight dtype, with row and column counts that exercise the tails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/reference.h"
+#include "tensor/dtype.h"
+
+namespace rwkv::cpu {
+namespace {
+
+struct Case {
+  int64_t rows, cols;
+};
+
+std::vector<std::byte> random_weights(DType d, int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<std::byte> out(static_cast<size_t>(n * dtype_block_bytes(d)));
+  for (int64_t i = 0; i < n; ++i) {
+    const float f = dist(rng);
+    if (d == DType::F32) {
+      std::memcpy(out.data() + 4 * i, &f, 4);
+    } else {
+      const uint16_t h = d == DType::BF16 ? f32_to_bf16(f) : f32_to_f16(f);
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+  }
+  return out;
+}
+
+// |error| allowed for a dot product of n terms: a few f32 ulps of the sum of |terms|.
+double tolerance(const WeightMatrix& w, const Mat& x, int64_t o, int64_t t) {
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  ref::row_to_f32(w.dtype, w.row(o), w.cols, row.data());
+  double mag = 0;
+  for (int64_t i = 0; i < w.cols; ++i) mag += std::fabs(row[static_cast<size_t>(i)] * x.row(t)[i]);
+  return 1e-6 * mag + 1e-6;
+}
+
+class MatmulKernels : public ::testing::TestWithParam<std::tuple<Isa, DType>> {};
+
+TEST_P(MatmulKernels, MatchReferenceForAllShapesAndTokenCounts) {
+  const auto [isa, dtype] = GetParam();
+  std::mt19937 rng(1234);
+  for (Case c : {Case{1, 1}, Case{3, 5}, Case{8, 16}, Case{37, 100}, Case{64, 768}, Case{17, 33}, Case{9, 130}}) {
+    auto bytes = random_weights(dtype, c.rows * c.cols, rng);
+    const WeightMatrix w{dtype, c.rows, c.cols, bytes.data(), dtype_row_bytes(dtype, c.cols)};
+    for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 31, 32, 33, 70}) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> xs(static_cast<size_t>(T * c.cols)), y_ref(static_cast<size_t>(T * c.rows));
+      for (float& v : xs) v = dist(rng);
+      for (float& v : y_ref) v = dist(rng);
+      std::vector<float> y = y_ref;
+      const Mat x{xs.data(), T, c.cols};
+      for (bool accumulate : {false, true}) {
+        ref::matmul(w, x, Mat{y_ref.data(), T, c.rows}, accumulate, 0, c.rows);
+        if (use_gemm(isa, T)) {
+          PackedActivations p;
+          pack_activations(x, false, p);
+          // split the rows in two slices like two threads would
+          gemm_rows(isa, w, p, Mat{y.data(), T, c.rows}, accumulate, 0, c.rows / 2);
+          gemm_rows(isa, w, p, Mat{y.data(), T, c.rows}, accumulate, c.rows / 2, c.rows);
+        } else {
+          matvec_rows(isa, w, x, Mat{y.data(), T, c.rows}, accumulate, 0, c.rows / 2);
+          matvec_rows(isa, w, x, Mat{y.data(), T, c.rows}, accumulate, c.rows / 2, c.rows);
+        }
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t o = 0; o < c.rows; ++o) {
+            const size_t i = static_cast<size_t>(t * c.rows + o);
+            ASSERT_NEAR(y[i], y_ref[i], tolerance(w, x, o, t) + (accumulate ? 1e-6 * std::fabs(y_ref[i]) : 0))
+                << isa_name(isa) << " " << dtype_name(dtype) << " " << c.rows << "x" << c.cols << " T=" << T
+                << " acc=" << accumulate << " t=" << t << " o=" << o;
+          }
+      }
+    }
+  }
+}
+
+std::vector<std::tuple<Isa, DType>> all_params() {
+  std::vector<std::tuple<Isa, DType>> p;
+  for (Isa isa : supported_isas())
+    for (DType d : {DType::F32, DType::F16, DType::BF16}) p.emplace_back(isa, d);
+  return p;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, MatmulKernels, ::testing::ValuesIn(all_params()), [](const auto& info) {
+  return std::string(isa_name(std::get<0>(info.param))) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+});
+
+// The bf16-activation GEMM equals the exact product of the weights with bf16-rounded activations.
+TEST(MatmulKernels, Bf16ActivationGemmMatchesRoundedReference) {
+  const auto isas = supported_isas();
+  if (isas.back() != Isa::Avx512Bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  std::mt19937 rng(99);
+  for (Case c : {Case{8, 16}, Case{37, 101}, Case{64, 768}}) {
+    auto bytes = random_weights(DType::BF16, c.rows * c.cols, rng);
+    const WeightMatrix w{DType::BF16, c.rows, c.cols, bytes.data(), dtype_row_bytes(DType::BF16, c.cols)};
+    for (int64_t T : {6, 32, 45}) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> xs(static_cast<size_t>(T * c.cols)), rounded, y(static_cast<size_t>(T * c.rows)), y_ref = y;
+      for (float& v : xs) v = dist(rng);
+      rounded = xs;
+      for (float& v : rounded) v = bf16_to_f32(f32_to_bf16(v));
+      ref::matmul(w, Mat{rounded.data(), T, c.cols}, Mat{y_ref.data(), T, c.rows}, false, 0, c.rows);
+      PackedActivations p;
+      pack_activations(Mat{xs.data(), T, c.cols}, true, p);
+      gemm_rows(Isa::Avx512Bf16, w, p, Mat{y.data(), T, c.rows}, false, 0, c.rows);
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-3) << c.rows << "x" << c.cols << " T=" << T;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace rwkv::cpu
