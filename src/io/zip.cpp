@@ -74,17 +74,20 @@ ZipArchive::Directory ZipArchive::find_directory() const {
   const uint64_t size = file_->size();
   if (size < kEndSize) throw Error("{}: too small to be a zip archive ({} bytes)", path, size);
   // The end record sits at the end, followed only by a comment of at most 64 KiB: search
-  // backwards over that window for its signature with a comment length that fits.
+  // backwards over that window for its signature. Prefer a record whose comment ends exactly at
+  // the end of the file (a comment may itself contain the signature); else accept one whose
+  // comment fits (some tools append bytes).
   const std::byte* base = file_->bytes().data();
   const uint64_t lowest = size - kEndSize > kMaxCommentSize ? size - kEndSize - kMaxCommentSize : 0;
   uint64_t end_pos = UINT64_MAX;
   for (uint64_t pos = size - kEndSize + 1; pos-- > lowest;) {
     if (load_le<uint32_t>(base + pos) != kEndSig) continue;
-    const uint16_t comment = load_le<uint16_t>(base + pos + 20);
-    if (pos + kEndSize + comment <= size) {
+    const uint64_t comment_end = pos + kEndSize + load_le<uint16_t>(base + pos + 20);
+    if (comment_end == size) {
       end_pos = pos;
       break;
     }
+    if (comment_end < size && end_pos == UINT64_MAX) end_pos = pos;
   }
   if (end_pos == UINT64_MAX)
     throw Error("{}: no zip end-of-central-directory record in the last {} bytes; the file is truncated or not a zip",
