@@ -19,6 +19,11 @@ const char* file_format_name(FileFormat f) {
 FileFormat detect_file_format(const MappedFile& file) {
   const auto b = file.bytes();
   if (b.size() >= 4 && std::memcmp(b.data(), "PK\x03\x04", 4) == 0) return FileFormat::Pth;
+  // A legacy (torch < 1.6) torch.save stream: PROTO 2, then LONG1 of the 10-byte torch magic.
+  // read_pth refuses it with advice rather than the reader guessing at an unknown format.
+  if (b.size() >= 4 && b[0] == std::byte{0x80} && b[1] == std::byte{0x02} && b[2] == std::byte{0x8a} &&
+      b[3] == std::byte{0x0a})
+    return FileFormat::Pth;
   if (b.size() >= 4 && std::memcmp(b.data(), "GGUF", 4) == 0) return FileFormat::Gguf;
   if (b.size() >= 4) {
     uint32_t magic;

@@ -4,9 +4,6 @@
 
 namespace rwkv {
 
-TensorMap read_pth(std::shared_ptr<const MappedFile> file) {
-  throw Error("{}: reading PyTorch .pth files is not available yet", file->path());
-}
 TensorMap read_gguf(std::shared_ptr<const MappedFile> file) {
   throw Error("{}: reading GGUF files is not available yet", file->path());
 }
