@@ -15,9 +15,9 @@ namespace rwkv {
 namespace {
 
 // The float types both formats share; quantized blocks have no .pth or safetensors spelling.
-void check_float(const std::string& path, const TensorView& t) {
-  if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
-    throw Error("{}: tensor '{}' is {}; only f32, f16 and bf16 can be written", path, t.name, dtype_name(t.dtype));
+void check_float(const std::string& path, const std::string& name, DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    throw Error("{}: tensor '{}' is {}; only f32, f16 and bf16 can be written", path, name, dtype_name(dtype));
 }
 
 const char* torch_storage_class(DType t) {
@@ -47,26 +47,46 @@ std::vector<int64_t> contiguous_strides(const Shape& shape) {
   return stride;
 }
 
+uint64_t byte_size(const TensorSource& t) {
+  return static_cast<uint64_t>(shape_numel(t.shape)) * static_cast<uint64_t>(dtype_block_bytes(t.dtype));
+}
+
+// Produces one tensor's bytes into a reused buffer.
+std::span<const std::byte> produce(const TensorSource& t, std::vector<std::byte>& buf) {
+  buf.resize(static_cast<size_t>(byte_size(t)));
+  t.fill(buf);
+  return buf;
+}
+
+// Sources that read a TensorMap's views, in name order.
+std::vector<TensorSource> sources_of(const TensorMap& tensors) {
+  std::vector<TensorSource> out;
+  for (const std::string& name : tensors.names()) {
+    const TensorView* v = &tensors.get(name);
+    out.push_back({name, v->dtype, v->shape, [v](std::span<std::byte> dst) {
+                     std::copy(v->bytes.begin(), v->bytes.end(), dst.begin());
+                   }});
+  }
+  return out;
+}
+
 }  // namespace
 
-void write_pth(const std::string& path, const TensorMap& tensors, const PthWriteOptions& options) {
+void write_pth(const std::string& path, const std::vector<TensorSource>& tensors, const PthWriteOptions& options) {
   const std::string& stem = options.archive_name;
   if (stem.empty() || stem.find('/') != std::string::npos)
     throw Error("{}: bad archive name '{}'", path, stem);
-  std::vector<const TensorView*> order;
-  for (const std::string& name : tensors.names()) {
-    order.push_back(&tensors.get(name));
-    check_float(path, *order.back());
-  }
+  for (const TensorSource& t : tensors) check_float(path, t.name, t.dtype);
 
   PickleWriter p;
   p.empty_dict();
-  if (!order.empty()) {
+  if (!tensors.empty()) {
     p.mark();
-    for (size_t i = 0; i < order.size(); ++i) {
-      const TensorView& t = *order[i];
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const TensorSource& t = tensors[i];
       p.string(t.name);
-      p.tensor(torch_storage_class(t.dtype), std::to_string(i), t.numel(), 0, t.shape, contiguous_strides(t.shape));
+      p.tensor(torch_storage_class(t.dtype), std::to_string(i), shape_numel(t.shape), 0, t.shape,
+               contiguous_strides(t.shape));
     }
     p.setitems();
   }
@@ -76,30 +96,36 @@ void write_pth(const std::string& path, const TensorMap& tensors, const PthWrite
   ZipWriter zip(out, options.force_zip64);
   zip.add_entry(stem + "/data.pkl", p.bytes());
   zip.add_entry(stem + "/byteorder", std::string_view("little"));
-  for (size_t i = 0; i < order.size(); ++i) zip.add_entry(stem + "/data/" + std::to_string(i), order[i]->bytes);
+  std::vector<std::byte> buf;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    zip.add_entry(stem + "/data/" + std::to_string(i), produce(tensors[i], buf));
   zip.add_entry(stem + "/version", std::string_view("3\n"));
   zip.finish();
   out.commit();
 }
 
-void write_safetensors(const std::string& path, const TensorMap& tensors) {
-  std::vector<const TensorView*> order;
-  for (const std::string& name : tensors.names()) {
-    order.push_back(&tensors.get(name));
-    check_float(path, *order.back());
+void write_pth(const std::string& path, const TensorMap& tensors, const PthWriteOptions& options) {
+  write_pth(path, sources_of(tensors), options);
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorSource>& tensors) {
+  std::vector<const TensorSource*> order;
+  for (const TensorSource& t : tensors) {
+    check_float(path, t.name, t.dtype);
+    order.push_back(&t);
   }
-  std::stable_sort(order.begin(), order.end(), [](const TensorView* a, const TensorView* b) {
+  std::stable_sort(order.begin(), order.end(), [](const TensorSource* a, const TensorSource* b) {
     return dtype_block_bytes(a->dtype) > dtype_block_bytes(b->dtype);
   });
 
   nlohmann::json header = nlohmann::json::object();
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
-  for (const TensorView* t : order) {
+  for (const TensorSource* t : order) {
     header[t->name] = {{"dtype", safetensors_dtype(t->dtype)},
                        {"shape", t->shape},
-                       {"data_offsets", {offset, offset + t->bytes.size()}}};
-    offset += t->bytes.size();
+                       {"data_offsets", {offset, offset + byte_size(*t)}}};
+    offset += byte_size(*t);
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -109,8 +135,13 @@ void write_safetensors(const std::string& path, const TensorMap& tensors) {
   append_le<uint64_t>(len, text.size());
   out.write(len);
   out.write(text);
-  for (const TensorView* t : order) out.write(t->bytes);
+  std::vector<std::byte> buf;
+  for (const TensorSource* t : order) out.write(produce(*t, buf));
   out.commit();
+}
+
+void write_safetensors(const std::string& path, const TensorMap& tensors) {
+  write_safetensors(path, sources_of(tensors));
 }
 
 }  // namespace rwkv
