@@ -77,6 +77,9 @@ class Model {
   virtual const HParams& hparams() const = 0;
   // A one-line description: architecture, shape, weight dtype, backend.
   virtual std::string describe() const = 0;
+  // Bytes of weights one decode step reads from memory (every matrix; one row of each table):
+  // with the machine's read bandwidth, the ceiling of decode speed.
+  virtual uint64_t decode_bytes_per_token() const = 0;
   // A zero state (the start of a document).
   virtual State new_state() const = 0;
 

@@ -19,6 +19,8 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"logits", rwkv::cli::cmd_logits, "write the logits after each token of a token list"},
+    {"bench", rwkv::cli::cmd_bench, "measure load, prompt and decode speed (and the machine's limits)"},
+    {"make-model", rwkv::cli::cmd_make_model, "write a random-weight checkpoint of a released model's shape"},
 };
 
 void print_usage() {

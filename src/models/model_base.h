@@ -54,6 +54,7 @@ class ModelBase : public Model {
 
   const HParams& hparams() const override { return hp_; }
   std::string describe() const override;
+  uint64_t decode_bytes_per_token() const override { return weights_.streamed_bytes(); }
   void forward(std::span<const int32_t> tokens, State& state, Logits which, float* out) final;
 
  protected:

@@ -68,6 +68,7 @@ WeightMatrix WeightBinder::linear(const std::string& name, int64_t out, int64_t 
   expect_float(tensors_, t);
   expect_shape(t, {out, in});
   const DType want = matrix_dtype_.value_or(t.dtype);
+  streamed_bytes_ += static_cast<uint64_t>(out * dtype_row_bytes(want, in));
   if (want == t.dtype) return to_backend(t.dtype, out, in, t.bytes.data());
   return to_backend(want, out, in, keep(convert_floats(t.dtype, t.bytes.data(), t.numel(), want)));
 }
@@ -77,6 +78,7 @@ WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int
   expect_float(tensors_, t);
   expect_shape(t, {in, out});
   const DType want = matrix_dtype_.value_or(t.dtype);
+  streamed_bytes_ += static_cast<uint64_t>(out * dtype_row_bytes(want, in));
   // Transpose in the source dtype (exact), then convert.
   const int64_t esize = dtype_block_bytes(t.dtype);
   std::vector<std::byte> transposed(t.bytes.size());

@@ -39,6 +39,9 @@ class WeightBinder {
   void expect_shape(const TensorView& t, const Shape& expected) const;
   // Bytes held in converted copies (not mapped from the file).
   uint64_t converted_bytes() const;
+  // Bytes of every matrix bound with linear() or right_factor(): what one decode step streams
+  // from memory (tables are only gathered a row at a time, so they are not counted).
+  uint64_t streamed_bytes() const { return streamed_bytes_; }
 
  private:
   WeightMatrix to_backend(DType dtype, int64_t rows, int64_t cols, const std::byte* data);
@@ -48,6 +51,7 @@ class WeightBinder {
   Backend& backend_;
   std::optional<DType> matrix_dtype_;
   std::deque<std::vector<std::byte>> owned_;
+  uint64_t streamed_bytes_ = 0;
 };
 
 // Converts n float elements (f32/f16/bf16) from one dtype to another.
