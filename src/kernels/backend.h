@@ -64,12 +64,14 @@ class Buffer {
 };
 
 // Inputs of the RWKV-7 WKV recurrence for T tokens of H heads of size N (each [T][H*N]).
-// Per head, with the state S [N value][N key]:
+// Per head, with the paper's state S [N value][N key]:
 //   S = S * diag(w) + (S a) b^T + v k^T ;  y = S r
+// The state is stored transposed, [key][value] as for RWKV-5/6, so that kernels work along
+// contiguous value rows without horizontal sums.
 struct Wkv7Args {
   const float *r, *w, *k, *v, *a, *b;
   float* y;
-  float* state;  // [H][N][N], updated in place
+  float* state;  // [H][N key][N value], updated in place
   int64_t T, H, N;
 };
 

@@ -11,6 +11,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reference.h"
+#include "kernels/cpu/wkv.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -190,11 +191,11 @@ class CpuBackend final : public Backend {
   }
 
   void wkv7(const Wkv7Args& a) override {
-    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { ref::wkv7(a, h0, h1); });
+    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { cpu::wkv7_heads(isa_, a, h0, h1); });
   }
 
   void wkv56(const Wkv56Args& a) override {
-    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { ref::wkv56(a, h0, h1); });
+    pool_.parallel_for(a.H, heads_grain(a.T, a.H, a.N), [&](int64_t h0, int64_t h1) { cpu::wkv56_heads(isa_, a, h0, h1); });
   }
 
   void row_vecmat(const Mat& u, const Mat& m, const Mat& z) override {

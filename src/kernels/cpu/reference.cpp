@@ -94,22 +94,23 @@ void dea_attention_row(const Backend::DeaAttention& a, int64_t t, float* scores)
 
 void wkv7(const Wkv7Args& a, int64_t h0, int64_t h1) {
   const int64_t N = a.N, C = a.H * a.N;
+  std::vector<float> sa(static_cast<size_t>(N));
   for (int64_t h = h0; h < h1; ++h) {
-    float* S = a.state + h * N * N;  // S[i][j]: value i, key j
+    float* S = a.state + h * N * N;  // S[j][i]: key j, value i (the transpose of the paper's S)
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t off = t * C + h * N;
       const float *r = a.r + off, *w = a.w + off, *k = a.k + off, *v = a.v + off, *aa = a.a + off, *bb = a.b + off;
       float* y = a.y + off;
-      for (int64_t i = 0; i < N; ++i) {
-        float* Si = S + i * N;
-        float sa = 0.0f;  // (S a)_i
-        for (int64_t j = 0; j < N; ++j) sa += Si[j] * aa[j];
-        float yi = 0.0f;
-        for (int64_t j = 0; j < N; ++j) {
-          Si[j] = Si[j] * w[j] + sa * bb[j] + v[i] * k[j];
-          yi += Si[j] * r[j];
+      for (int64_t i = 0; i < N; ++i) sa[static_cast<size_t>(i)] = 0.0f;
+      for (int64_t j = 0; j < N; ++j)
+        for (int64_t i = 0; i < N; ++i) sa[static_cast<size_t>(i)] += S[j * N + i] * aa[j];
+      for (int64_t i = 0; i < N; ++i) y[i] = 0.0f;
+      for (int64_t j = 0; j < N; ++j) {
+        float* Sj = S + j * N;
+        for (int64_t i = 0; i < N; ++i) {
+          Sj[i] = Sj[i] * w[j] + sa[static_cast<size_t>(i)] * bb[j] + v[i] * k[j];
+          y[i] += Sj[i] * r[j];
         }
-        y[i] = yi;
       }
     }
   }
