@@ -52,12 +52,21 @@ int64_t count_layers(const TensorMap& t) {
 
 namespace {
 
+// Whether some layer has a tensor blocks.N.<suffix> (any N: a broken file may lack layer 0).
+bool any_layer_has(const TensorMap& t, const std::string& suffix) {
+  for (const std::string& name : t.names())
+    if (name.rfind("blocks.", 0) == 0 && name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  return false;
+}
+
 // The architecture from tensor names (and, for v5, shapes); see docs/FORMATS.md.
 Arch detect_arch(const TensorMap& t) {
-  if (t.contains("blocks.0.att.r_k")) return Arch::Rwkv7;  // 7a/7b refined by rwkv7_hparams
-  if (t.contains("blocks.0.att.time_maa_x")) return Arch::Rwkv6;
-  if (t.contains("blocks.0.att.ln_x.weight")) return Arch::Rwkv5;
-  if (t.contains("blocks.0.att.time_first") || t.contains("blocks.0.att.time_decay"))
+  if (any_layer_has(t, ".att.r_k")) return Arch::Rwkv7;  // 7a/7b refined by rwkv7_hparams
+  if (any_layer_has(t, ".att.time_maa_x")) return Arch::Rwkv6;
+  if (any_layer_has(t, ".att.ln_x.weight")) return Arch::Rwkv5;
+  if (any_layer_has(t, ".att.time_first") || any_layer_has(t, ".att.time_decay"))
     throw Error("{}: this is an RWKV-4 checkpoint (no ln_x); RWKV-4 is not supported", t.source());
   throw Error("{}: cannot tell the RWKV version from the tensor names (no blocks.0.att.r_k, time_maa_x or ln_x)",
               t.source());

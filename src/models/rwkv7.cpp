@@ -245,7 +245,7 @@ int64_t dim(const TensorMap& t, const std::string& name, int i) {
 HParams rwkv7_hparams(const TensorMap& t) {
   HParams hp;
   hp.arch = Arch::Rwkv7;
-  hp.n_layer = count_layers(t);
+  hp.n_layer = count_layers(t);  // first: a missing layer 0 is reported as such
   hp.vocab = dim(t, "emb.weight", 0);
   hp.n_embd = dim(t, "emb.weight", 1);
   // r_k is (H, N): the head count and size, as the official code reads them.

@@ -1,0 +1,64 @@
+// Micro-benchmarks of the matrix products: matvec (decode) and GEMM (prompts) per weight dtype
+// and ISA, on the shapes of a 0.1B RWKV-7 (C = 768) and its head. Reports bytes/s for matvec
+// (bandwidth-bound) and FLOP/s for GEMM (compute-bound).
+//   build/bench/matmul_bench --benchmark_filter=Matvec
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/matmul.h"
+#include "tensor/dtype.h"
+
+namespace rwkv {
+namespace {
+
+struct Weights {
+  std::vector<std::byte> bytes;
+  WeightMatrix w;
+  Weights(DType d, int64_t rows, int64_t cols) : bytes(static_cast<size_t>(rows * dtype_row_bytes(d, cols))) {
+    std::mt19937 rng(1);
+    for (auto& b : bytes) b = static_cast<std::byte>(rng() & 0x3f);  // small finite values in every dtype
+    w = {d, rows, cols, bytes.data(), dtype_row_bytes(d, cols)};
+  }
+};
+
+void run(benchmark::State& state, DType d, int64_t rows, int64_t cols, int64_t T, int threads, bool bf16_act) {
+  auto backend = make_cpu_backend({threads, std::nullopt, bf16_act});
+  Weights W(d, rows, cols);
+  std::vector<float> x(static_cast<size_t>(T * cols), 0.5f), y(static_cast<size_t>(T * rows));
+  for (auto _ : state) {
+    backend->matmul(W.w, Mat{x.data(), T, cols}, Mat{y.data(), T, rows});
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(W.bytes.size()));
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(2 * rows * cols * T) * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+#define MATVEC(name, dtype, rows, cols, threads)                                                           \
+  void name(benchmark::State& s) { run(s, dtype, rows, cols, 1, threads, false); }                          \
+  BENCHMARK(name)->UseRealTime()
+
+MATVEC(Matvec_Head_bf16_1t, DType::BF16, 65536, 768, 1);
+MATVEC(Matvec_Head_bf16_2t, DType::BF16, 65536, 768, 2);
+MATVEC(Matvec_Ffn_bf16_2t, DType::BF16, 3072, 768, 2);
+MATVEC(Matvec_Att_bf16_2t, DType::BF16, 768, 768, 2);
+MATVEC(Matvec_Head_f32_2t, DType::F32, 65536, 768, 2);
+MATVEC(Matvec_Head_f16_2t, DType::F16, 65536, 768, 2);
+
+#define GEMM(name, dtype, rows, cols, T, bf16)                                                             \
+  void name(benchmark::State& s) { run(s, dtype, rows, cols, T, 2, bf16); }                                 \
+  BENCHMARK(name)->UseRealTime()
+
+GEMM(Gemm_Ffn_bf16_T128, DType::BF16, 3072, 768, 128, false);
+GEMM(Gemm_Ffn_bf16act_T128, DType::BF16, 3072, 768, 128, true);
+GEMM(Gemm_Ffn_f32_T128, DType::F32, 3072, 768, 128, false);
+GEMM(Gemm_Att_bf16_T128, DType::BF16, 768, 768, 128, false);
+GEMM(Gemm_Att_bf16act_T128, DType::BF16, 768, 768, 128, true);
+
+}  // namespace
+}  // namespace rwkv
+
+BENCHMARK_MAIN();
