@@ -72,51 +72,69 @@ void Distribution::set_logits(std::span<const float> logits, float max_logit, fl
 }
 
 void Distribution::collect(float threshold) {
-  candidates_.resize(w_.size() + simd::kCollectPadding);
-  candidates_.resize(simd::collect(w_.data(), w_.size(), threshold, candidates_.data()));
+  if (candidate_buffer_.size() < w_.size() + simd::kCollectPadding)
+    candidate_buffer_.resize(w_.size() + simd::kCollectPadding);
+  candidate_count_ = simd::collect(w_.data(), w_.size(), threshold, candidate_buffer_.data());
 }
 
-bool Distribution::boundary(size_t k, double mass_limit, uint64_t* boundary_key) {
-  // A quickselect that carries weights: [lo, hi) holds the undecided keys, every key before lo is
-  // kept (taken of them, weighing taken_mass). A pivot is kept exactly when the keys above it
-  // are few enough and light enough; then so are those keys, and only the keys below it remain
-  // undecided; otherwise the boundary lies among the keys above it.
-  keys_.resize(candidates_.size());
-  for (size_t j = 0; j < candidates_.size(); ++j) keys_[j] = key(w_[candidates_[j]], candidates_[j]);
-  size_t lo = 0, hi = keys_.size(), taken = 0;
+bool Distribution::boundary(size_t k, double mass_limit, uint64_t* boundary_key, double* kept_mass) {
+  // A quickselect that carries weights. `cur` holds the undecided keys; taken keys (weighing
+  // taken_mass) are all above them and kept. A pivot is kept exactly when the keys above it are
+  // few and light enough; then so are those keys, and only the keys below it stay undecided;
+  // otherwise the boundary lies among the keys above it.
+  const auto ids = candidates();
+  const size_t n = ids.size();
+  keys_.resize(n);
+  key_scratch_.resize(n);
+  for (size_t j = 0; j < n; ++j) keys_[j] = key(w_[ids[j]], ids[j]);
+  uint64_t* cur = keys_.data();
+  uint64_t* other = key_scratch_.data();
+  size_t len = n, taken = 0;
   double taken_mass = 0;
   bool found = false;
   // Median-of-three pivots are fast on the shapes logits have; a pathological shape falls back
   // to sorting after a bounded number of rounds (any sort of distinct keys gives the same order).
-  int rounds_left = 64;
-  while (lo < hi && rounds_left-- > 0) {
-    const uint64_t a = keys_[lo], b = keys_[lo + (hi - lo) / 2], c = keys_[hi - 1];
+  for (int round = 0; len > 0 && round < 64; ++round) {
+    const uint64_t a = cur[0], b = cur[len / 2], c = cur[len - 1];
     const uint64_t pivot = std::max(std::min(a, b), std::min(std::max(a, b), c));
-    // Keys above the pivot to the front, then the pivot itself.
-    size_t mid = lo;
-    double above_mass = 0;
-    for (size_t j = lo; j < hi; ++j)
-      if (keys_[j] > pivot) above_mass += key_weight(keys_[j]), std::swap(keys_[j], keys_[mid++]);
-    std::swap(*std::find(keys_.begin() + mid, keys_.begin() + hi, pivot), keys_[mid]);
-    if (taken + (mid - lo) < k && taken_mass + above_mass < mass_limit) {
-      taken += mid - lo + 1;
+    // Out-of-place and branch-free (the comparisons are unpredictable): keys above the pivot
+    // fill `other` from the front, keys below from the back. Both slots are free ones, so the
+    // store that is not kept is overwritten later; the one slot left over is the pivot's.
+    size_t above = 0, below = 0;
+    double mass[4] = {0, 0, 0, 0};
+    for (size_t j = 0; j < len; ++j) {
+      const uint64_t x = cur[j];
+      const bool gt = x > pivot;
+      other[above] = x;
+      other[len - 1 - below] = x;
+      mass[j % 4] += gt ? key_weight(x) : 0.0f;
+      above += gt;
+      below += x < pivot;
+    }
+    const double above_mass = (mass[0] + mass[1]) + (mass[2] + mass[3]);
+    if (taken + above < k && taken_mass + above_mass < mass_limit) {
+      taken += above + 1;
       taken_mass += above_mass + key_weight(pivot);
       *boundary_key = pivot;
       found = true;
-      lo = mid + 1;
+      const uint64_t* rest = other + (len - below);
+      std::copy(rest, rest + below, cur);  // cur's keys are all placed in `other`: free to reuse
+      len = below;
     } else {
-      hi = mid;
+      std::swap(cur, other);
+      len = above;
     }
   }
-  if (lo < hi) {
-    std::sort(keys_.begin() + lo, keys_.begin() + hi, std::greater<>());
-    for (size_t j = lo; j < hi && taken < k && taken_mass < mass_limit; ++j) {
+  if (len > 0) {
+    std::sort(cur, cur + len, std::greater<>());
+    for (size_t j = 0; j < len && taken < k && taken_mass < mass_limit; ++j) {
       ++taken;
-      taken_mass += key_weight(keys_[j]);
-      *boundary_key = keys_[j];
+      taken_mass += key_weight(cur[j]);
+      *boundary_key = cur[j];
       found = true;
     }
   }
+  *kept_mass = taken_mass;
   // Unless k or the mass was reached, the candidates ran out: tokens that were not candidates
   // might have been kept too.
   return found && (taken >= k || taken_mass >= mass_limit);
@@ -148,20 +166,20 @@ void Distribution::restrict(int top_k, double top_p) {
   }
   collect(threshold);
   uint64_t boundary_key = 0;
-  if (!boundary(k, mass_limit, &boundary_key) && threshold != kAnyWeight) {
+  if (!boundary(k, mass_limit, &boundary_key, &kept_weight_) && threshold != kAnyWeight) {
     collect(kAnyWeight);
-    boundary(k, mass_limit, &boundary_key);  // now complete: no other token can be drawn
+    boundary(k, mass_limit, &boundary_key, &kept_weight_);  // complete now: no other token can be drawn
   }
 
-  // The kept tokens in id order, and their weight summed in that order (the order draw() walks).
-  kept_.clear();
-  kept_weight_ = 0;
-  for (const int32_t id : candidates_) {
-    if (key(w_[id], id) >= boundary_key) {
-      kept_.push_back(id);
-      kept_weight_ += w_[id];
-    }
+  // The kept tokens, in id order (the order draw() walks); branch-free, as in boundary().
+  const auto ids = candidates();
+  kept_.resize(ids.size());
+  size_t count = 0;
+  for (const int32_t id : ids) {
+    kept_[count] = id;
+    count += key(w_[id], id) >= boundary_key;
   }
+  kept_.resize(count);
 }
 
 int32_t Distribution::draw(double u) const {

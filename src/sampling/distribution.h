@@ -51,19 +51,24 @@ class Distribution {
  private:
   int32_t draw_all(double target) const;
   int32_t draw_kept(double target) const;
-  // Fills candidates_ with the ids of weight >= threshold, in id order.
+  // Collects the ids of weight >= threshold, in id order (see candidates()).
   void collect(float threshold);
-  // Among candidates_, the smallest key that restrict() keeps (see key() in the .cpp); false when
-  // the candidates run out before top_k tokens or top_p of the mass are reached.
-  bool boundary(size_t k, double mass_limit, uint64_t* boundary_key);
+  // Among candidates(), the smallest key that restrict() keeps (see key() in the .cpp), and the
+  // weight of all kept; false when the candidates run out before top_k tokens or top_p of the mass
+  // are reached.
+  bool boundary(size_t k, double mass_limit, uint64_t* boundary_key, double* kept_mass);
 
   static constexpr size_t kBlock = 256;  // block sums let a draw over all tokens skip ahead
   std::vector<float> w_;
   std::vector<double> block_sum_;
   double total_ = 0;
   bool keep_all_ = true;
-  std::vector<int32_t> candidates_;
-  std::vector<uint64_t> keys_;
+  // The ids collect() found are the first candidate_count_ (the buffer only grows: resizing it
+  // down and up again would zero it every time).
+  std::vector<int32_t> candidate_buffer_;
+  size_t candidate_count_ = 0;
+  std::span<const int32_t> candidates() const { return {candidate_buffer_.data(), candidate_count_}; }
+  std::vector<uint64_t> keys_, key_scratch_;
   std::vector<int32_t> kept_;
   double kept_weight_ = 0;
 };
