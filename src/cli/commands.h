@@ -6,5 +6,7 @@ namespace rwkv::cli {
 
 int cmd_generate(int argc, char** argv);  // the default: text generation with the seed's flags
 int cmd_logits(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
 
 }  // namespace rwkv::cli

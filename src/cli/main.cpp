@@ -19,6 +19,8 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"logits", rwkv::cli::cmd_logits, "write the logits after each token of a token list"},
+    {"tokenize", rwkv::cli::cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"detokenize", rwkv::cli::cmd_detokenize, "write the text (raw bytes) of token ids"},
 };
 
 void print_usage() {
