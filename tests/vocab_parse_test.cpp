@@ -70,7 +70,7 @@ TEST(VocabTxt, RejectsBadEscapes) {
 TEST(VocabTxt, RejectsBadLines) {
   expect_txt_error("1 'a' 1\n2 'b' 2\n", "v.txt:2: the length field says 2 bytes but the literal is 1 bytes");
   expect_txt_error("1 '\\x80' 1\n", "says 1 bytes but the literal is 2 bytes");
-  expect_txt_error("1 'a' 1\n2 'b' 1\n1 'c' 1\n", "v.txt:3: duplicate id 1 (first on line 1)");
+  expect_txt_error("1 'a' 1\n2 'b' 1\n1 'c' 1\n", "v.txt:3: duplicate id 1");
   expect_txt_error("1 'a' 1\n2 'a' 1\n", "ids 1 and 2 have the same bytes");
   expect_txt_error("1 'a' 1\n2 'ab\n", "v.txt:2: expected `<id> <python literal> <byte length>`");  // truncated
   expect_txt_error("1 'a' 1\n2 'a b\n", "v.txt:2: expected a Python literal");                      // truncated
@@ -80,6 +80,7 @@ TEST(VocabTxt, RejectsBadLines) {
   expect_txt_error("-1 'a' 1\n", "the id `-1` is not a decimal number");
   expect_txt_error("0 'a' 1\n", "id 0 is reserved");
   expect_txt_error("99999999 'a' 1\n", "too large");
+  expect_txt_error("1234567890 'a' 1\n", "the id `1234567890` is not a decimal number");
   expect_txt_error("1 '' 0\n", "empty token");
   expect_txt_error("1 'a'b' 3\n", "unescaped '");
   expect_txt_error("1 a 1\n", "expected a Python literal");
