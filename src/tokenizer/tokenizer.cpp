@@ -1,0 +1,44 @@
+// What every tokenizer shares (decode) and the factory that picks one for a file.
+#include "rwkv/tokenizer.h"
+
+#include <fstream>
+
+#include "tokenizer/world_tokenizer.h"
+#include "util/error.h"
+
+namespace rwkv {
+namespace {
+
+// The name load_tokenizer() maps to the byte-level tokenizer.
+constexpr std::string_view kByteTokenizerName = "bytes";
+// How far into a file of unknown type to look for the '{' that starts a JSON vocab.
+constexpr size_t kSniffBytes = 4096;
+
+bool looks_like_json(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("{}: cannot open the tokenizer file", path.string());
+  char head[kSniffBytes];
+  f.read(head, sizeof head);
+  const std::string_view s(head, static_cast<size_t>(f.gcount()));
+  const size_t first = s.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && s[first] == '{';
+}
+
+}  // namespace
+
+std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string out;
+  for (const int32_t id : ids) out.append(token_bytes(id));
+  return out;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
+  if (path == kByteTokenizerName) return make_byte_tokenizer();
+  const std::string ext = path.extension().string();
+  if (ext == ".json") return WorldTokenizer::load_json(path.string());
+  if (ext == ".txt") return WorldTokenizer::load_txt(path.string());
+  if (looks_like_json(path)) return WorldTokenizer::load_json(path.string());
+  return WorldTokenizer::load_txt(path.string());
+}
+
+}  // namespace rwkv
