@@ -6,12 +6,9 @@ namespace rwkv::cli {
 
 int cmd_generate(int argc, char** argv);  // the default: text generation with the seed's flags
 int cmd_logits(int argc, char** argv);
-<<<<<<< HEAD
 int cmd_make_model(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
-=======
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
->>>>>>> tokenizer
 
 }  // namespace rwkv::cli
