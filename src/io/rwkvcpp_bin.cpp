@@ -126,15 +126,25 @@ TensorMap read_rwkvcpp_bin(std::shared_ptr<const MappedFile> file) {
                     start, ne[i]);
       shape.push_back(ne[i]);
     }
-    const int64_t numel = shape_numel(shape);  // at most (2^31)^3 < 2^62: no overflow
-    const int64_t block = dtype_block_size(dtype);
-    if (ne[0] % block != 0)
+    // Every type takes at least half a byte per element: bound the count by what remains before
+    // multiplying, so no product of the three int32 dimensions can overflow.
+    const uint64_t remaining = f.size() - c.offset();
+    uint64_t numel = 1;
+    for (int64_t d : shape) {
+      if (numel > (2 * remaining + 1) / static_cast<uint64_t>(d))
+        throw Error("{}: tensor '{}' {} {} is larger than the {} bytes that remain at byte {}; the file is truncated or "
+                    "corrupt",
+                    f.path(), name, dtype_name(dtype), shape_str(shape), remaining, c.offset());
+      numel *= static_cast<uint64_t>(d);
+    }
+    const uint64_t block = static_cast<uint64_t>(dtype_block_size(dtype));
+    if (static_cast<uint64_t>(ne[0]) % block != 0)
       throw Error("{}: tensor '{}' is {} with rows of {} elements, not a whole number of blocks of {}", f.path(), name,
                   dtype_name(dtype), ne[0], block);
-    const uint64_t size = static_cast<uint64_t>(numel / block) * static_cast<uint64_t>(dtype_block_bytes(dtype));
-    if (size > f.size() - c.offset())
+    const uint64_t size = numel / block * static_cast<uint64_t>(dtype_block_bytes(dtype));
+    if (size > remaining)
       throw Error("{}: tensor '{}' {} {} needs {} bytes at byte {}, but only {} remain; the file is truncated or corrupt",
-                  f.path(), name, dtype_name(dtype), shape_str(shape), size, c.offset(), f.size() - c.offset());
+                  f.path(), name, dtype_name(dtype), shape_str(shape), size, c.offset(), remaining);
     const auto data = c.bytes(size, "data of tensor '" + name + "'");
 
     // float/half/quantized-block fields need their natural alignment: 4 for f32, 2 otherwise.
