@@ -63,7 +63,8 @@ TEST_P(PathsAgree, BadTokenLeavesStateUntouched) {
   EXPECT_THROW(model->forward(negative, s, Logits::None, nullptr), std::exception);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, PathsAgree, ::testing::Values("rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, PathsAgree,
+                         ::testing::Values("rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny", "rwkv5-tiny", "rwkv6-tiny"),
                          [](const auto& info) {
                            std::string s = info.param;
                            for (char& ch : s)

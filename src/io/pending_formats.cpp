@@ -7,8 +7,5 @@ namespace rwkv {
 TensorMap read_gguf(std::shared_ptr<const MappedFile> file) {
   throw Error("{}: reading GGUF files is not available yet", file->path());
 }
-TensorMap read_rwkvcpp_bin(std::shared_ptr<const MappedFile> file) {
-  throw Error("{}: reading rwkv.cpp .bin files is not available yet", file->path());
-}
 
 }  // namespace rwkv

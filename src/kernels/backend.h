@@ -35,9 +35,13 @@ struct WeightMatrix {
   const std::byte* data = nullptr;
   int64_t row_bytes = 0;
   const std::byte* row(int64_t r) const { return data + r * row_bytes; }
+  // Rows [r0, r0 + n) as a matrix of their own (no copy): e.g. one of several stacked projections.
+  WeightMatrix row_range(int64_t r0, int64_t n) const { return {dtype, n, cols, row(r0), row_bytes}; }
 };
 
-enum class Activation { Identity, Tanh, Sigmoid, ReluSquare };
+// Silu(x) = x * sigmoid(x) (the RWKV-5/6 output gate); ExpNegExp(x) = exp(-exp(x)) (the RWKV-5/6
+// decay from its log-log parameter).
+enum class Activation { Identity, Tanh, Sigmoid, ReluSquare, Silu, ExpNegExp };
 
 class Backend;
 

@@ -12,6 +12,10 @@ namespace rwkv {
 // Number of layers: the count of blocks.N.ln1.weight, checked to be 0..n-1 without gaps.
 int64_t count_layers(const TensorMap& t);
 
+HParams rwkv5_hparams(const TensorMap& t);  // RWKV-5.2
+std::unique_ptr<Model> make_rwkv5(TensorMap t, const HParams& hp, const ModelOptions& options);
+HParams rwkv6_hparams(const TensorMap& t);
+std::unique_ptr<Model> make_rwkv6(TensorMap t, const HParams& hp, const ModelOptions& options);
 HParams rwkv7_hparams(const TensorMap& t);  // also 7a (DeepEmbed) and 7b (DEA)
 std::unique_ptr<Model> make_rwkv7(TensorMap t, const HParams& hp, const ModelOptions& options);
 

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "io/readers.h"
 #include "models/architectures.h"
+#include "models/layouts.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -52,24 +54,63 @@ int64_t count_layers(const TensorMap& t) {
 
 namespace {
 
-// Whether some layer has a tensor blocks.N.<suffix> (any N: a broken file may lack layer 0).
-bool any_layer_has(const TensorMap& t, const std::string& suffix) {
-  for (const std::string& name : t.names())
-    if (name.rfind("blocks.", 0) == 0 && name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return true;
-  return false;
+// What the tensor names and shapes say about the RWKV version (after normalize_layout).
+struct Detected {
+  std::optional<Arch> arch;  // a version we run (7a/7b are refined by rwkv7_hparams)
+  bool known = false;        // a version we recognise, supported or not
+  std::string what;          // the evidence, or why it cannot run
+};
+
+std::string shape_of(const TensorMap& t, const std::string& name) { return shape_str(t.get(name).shape); }
+
+// The rules, in order (docs/FORMATS.md): r_k -> 7; time_maa_x -> 6; ln_x + gate + (H, S) decay
+// -> 5.2; ln_x alone -> 5.0; ln_x + gate + a per-head decay -> 5.1; time_decay/time_first -> 4.
+Detected detect_arch(const TensorMap& t) {
+  const std::string a = "blocks.0.att.";
+  if (t.contains(a + "r_k")) return {Arch::Rwkv7, true, "the tensors are those of RWKV-7 (blocks.0.att.r_k)"};
+  if (t.contains(a + "time_maa_x"))
+    return {Arch::Rwkv6, true, "the tensors are those of RWKV-6 (blocks.0.att.time_maa_x)"};
+  if (t.contains(a + "ln_x.weight")) {
+    if (!t.contains(a + "gate.weight"))
+      return {std::nullopt, true,
+              "this is an RWKV-5.0 checkpoint (blocks.0.att.ln_x but no blocks.0.att.gate.weight); RWKV-5.0 is not "
+              "supported (RWKV-5.2, 6 and 7 are)"};
+    const std::string decay = t.contains(a + "time_decay_factor") ? a + "time_decay_factor" : a + "time_decay";
+    if (!t.contains(decay))
+      return {std::nullopt, true, "an RWKV-5 checkpoint (blocks.0.att.ln_x) without blocks.0.att.time_decay"};
+    const Shape& s = t.get(decay).shape;
+    if (s.size() == 2 && s[1] > 1)
+      return {Arch::Rwkv5, true,
+              fmt::format("the tensors are those of RWKV-5.2 (blocks.0.att.ln_x, gate, {} {})", decay, shape_str(s))};
+    return {std::nullopt, true,
+            fmt::format("this is an RWKV-5.1 checkpoint ({} has shape {}, one decay per head; RWKV-5.2 has (heads, "
+                        "head_size)); RWKV-5.1 is not supported (RWKV-5.2, 6 and 7 are)",
+                        decay, shape_of(t, decay))};
+  }
+  if (t.contains(a + "time_first") || t.contains(a + "time_decay"))
+    return {std::nullopt, true,
+            "this is an RWKV-4 checkpoint (blocks.0.att.time_decay and no ln_x); RWKV-4 is not supported (RWKV-5.2, 6 "
+            "and 7 are)"};
+  return {std::nullopt, false,
+          "cannot tell the RWKV version from the tensor names (no blocks.0.att.r_k, time_maa_x or ln_x.weight)"};
 }
 
-// The architecture from tensor names (and, for v5, shapes); see docs/FORMATS.md.
-Arch detect_arch(const TensorMap& t) {
-  if (any_layer_has(t, ".att.r_k")) return Arch::Rwkv7;  // 7a/7b refined by rwkv7_hparams
-  if (any_layer_has(t, ".att.time_maa_x")) return Arch::Rwkv6;
-  if (any_layer_has(t, ".att.ln_x.weight")) return Arch::Rwkv5;
-  if (any_layer_has(t, ".att.time_first") || any_layer_has(t, ".att.time_decay"))
-    throw Error("{}: this is an RWKV-4 checkpoint (no ln_x); RWKV-4 is not supported", t.source());
-  throw Error("{}: cannot tell the RWKV version from the tensor names (no blocks.0.att.r_k, time_maa_x or ln_x)",
-              t.source());
+bool same_family(Arch a, Arch b) {
+  auto family = [](Arch x) { return x == Arch::Rwkv7a || x == Arch::Rwkv7b ? Arch::Rwkv7 : x; };
+  return family(a) == family(b);
+}
+
+// The architecture to build: the detected one, or the --arch override when the tensors do not
+// contradict it (an override is for files whose names we cannot read a version from).
+Arch choose_arch(const TensorMap& t, const std::optional<Arch>& forced) {
+  const Detected d = detect_arch(t);
+  if (!forced) {
+    if (!d.arch) throw Error("{}: {}", t.source(), d.what);
+    return *d.arch;
+  }
+  if (d.known && (!d.arch || !same_family(*d.arch, *forced)))
+    throw Error("{}: --arch {} given, but {}", t.source(), arch_name(*forced), d.what);
+  return *forced;
 }
 
 }  // namespace
@@ -79,20 +120,36 @@ std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const 
   TensorMap tensors = read_tensor_file(files[0]);
   for (size_t i = 1; i < files.size(); ++i) tensors.merge(read_tensor_file(files[i]));
 
-  const Arch detected = options.arch.value_or(detect_arch(tensors));
-  switch (detected) {
+  // Bring the layout to the official names, shapes and values; then read the version.
+  const Layout layout = normalize_layout(tensors);
+  count_layers(tensors);  // a missing layer (layer 0 included) is reported as such, before detection
+  const Arch arch = choose_arch(tensors, options.arch);
+
+  HParams hp;
+  switch (arch) {
+    case Arch::Rwkv5: hp = rwkv5_hparams(tensors); break;
+    case Arch::Rwkv6: hp = rwkv6_hparams(tensors); break;
     case Arch::Rwkv7:
     case Arch::Rwkv7a:
-    case Arch::Rwkv7b: {
-      HParams hp = rwkv7_hparams(tensors);
+    case Arch::Rwkv7b:
+      hp = rwkv7_hparams(tensors);
       if (options.arch && *options.arch != hp.arch)
         throw Error("{}: --arch {} given, but the tensors are those of {}", tensors.source(), arch_name(*options.arch),
                     arch_name(hp.arch));
-      return make_rwkv7(std::move(tensors), hp, options);
-    }
-    case Arch::Rwkv5:
-    case Arch::Rwkv6:
-      throw Error("{}: {} checkpoints are not supported yet", tensors.source(), arch_name(detected));
+      break;
+  }
+
+  // A Hugging Face config.json: the one given, else the one beside the weights of an HF layout.
+  std::string config = options.config_file;
+  if (config.empty() && layout == Layout::HuggingFace) config = find_hf_config(files[0]);
+  if (!config.empty()) check_hf_config(config, hp, tensors.source());
+
+  switch (hp.arch) {
+    case Arch::Rwkv5: return make_rwkv5(std::move(tensors), hp, options);
+    case Arch::Rwkv6: return make_rwkv6(std::move(tensors), hp, options);
+    case Arch::Rwkv7:
+    case Arch::Rwkv7a:
+    case Arch::Rwkv7b: return make_rwkv7(std::move(tensors), hp, options);
   }
   throw Error("unknown architecture");
 }

@@ -1,5 +1,6 @@
 // Pieces every architecture shares: the owned checkpoint and backend, the chunking of the
-// sequence path, the embedding/head, and the channel-mix (FFN) block.
+// sequence path, the embedding/head. Blocks that some generations share (LoRA, the RWKV-5/6
+// time-mix projections and channel-mix) are in blocks.h.
 #pragma once
 
 #include <memory>

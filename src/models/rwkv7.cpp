@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "models/architectures.h"
+#include "models/blocks.h"
 #include "models/model_base.h"
 #include "models/rwkv7_variants.h"
 #include "util/error.h"
@@ -25,12 +26,6 @@
 namespace rwkv {
 
 namespace {
-
-// A low-rank product x @ A @ B with A (in, r) and B (r, out) as the official code stores them,
-// held here in the Linear layout: down = A^T [r][in], up = B^T [out][r].
-struct Lora {
-  WeightMatrix down, up;
-};
 
 struct TimeMixWeights {
   const float *x_r, *x_w, *x_k, *x_v, *x_a, *x_g;  // token-shift mixes
@@ -126,7 +121,7 @@ class Rwkv7Model final : public ModelBase {
     t.k_a = w.vector(a + "k_a", C);
     t.r_k = w.vector(a + "r_k", H * N);
     auto lora = [&](const std::string& name, int64_t rank) {
-      return Lora{w.right_factor(a + name + "1", C, rank), w.right_factor(a + name + "2", rank, C)};
+      return bind_lora(w, a + name + "1", a + name + "2", C, rank, C);
     };
     t.decay = lora("w", hp_.lora_decay);
     t.iclr = lora("a", hp_.lora_iclr);
@@ -152,12 +147,9 @@ class Rwkv7Model final : public ModelBase {
     if (hp_.arch == Arch::Rwkv7b) L.dea = bind_dea(w, hp_, i);
   }
 
-  // out = act(x down^T) up^T: the official x @ A @ B, optionally with an activation between.
+  // out = act(x A) B (blocks.h), with this model's scratch slot.
   void lora(const Lora& l, const Mat& x, Activation hidden_act, const Mat& out) {
-    Mat h = ws_.get(kLoraHidden, x.rows, l.down.rows);
-    ops_.matmul(l.down, x, h);
-    if (hidden_act != Activation::Identity) ops_.activate(h, hidden_act);
-    ops_.matmul(l.up, h, out);
+    rwkv::lora(ops_, ws_, kLoraHidden, l, x, hidden_act, out);
   }
 
   void time_mix(int64_t layer, const LayerWeights& L, const Mat& x, LayerState& st) {

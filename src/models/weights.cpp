@@ -53,6 +53,17 @@ const float* WeightBinder::vector(const std::string& name, int64_t n) {
   return backend_.upload_param(f);
 }
 
+const float* WeightBinder::vector_map(const std::string& name, int64_t n, float (*f)(float)) {
+  const TensorView& t = tensors_.get(name);
+  expect_float(tensors_, t);
+  if (t.numel() != n)
+    throw Error("{}: tensor '{}' has shape {} ({} elements), expected {} elements", tensors_.source(), name,
+                shape_str(t.shape), t.numel(), n);
+  std::vector<float> v = tensor_to_f32(t);
+  for (float& x : v) x = f(x);
+  return backend_.upload_param(v);
+}
+
 const std::byte* WeightBinder::keep(std::vector<std::byte> bytes) {
   owned_.push_back(std::move(bytes));
   return owned_.back().data();
@@ -73,21 +84,35 @@ WeightMatrix WeightBinder::linear(const std::string& name, int64_t out, int64_t 
   return to_backend(want, out, in, keep(convert_floats(t.dtype, t.bytes.data(), t.numel(), want)));
 }
 
-WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int64_t out) {
-  const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
-  expect_shape(t, {in, out});
+WeightMatrix WeightBinder::transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out) {
   const DType want = matrix_dtype_.value_or(t.dtype);
   streamed_bytes_ += static_cast<uint64_t>(out * dtype_row_bytes(want, in));
   // Transpose in the source dtype (exact), then convert.
   const int64_t esize = dtype_block_bytes(t.dtype);
-  std::vector<std::byte> transposed(t.bytes.size());
+  std::vector<std::byte> m(static_cast<size_t>(in * out * esize));
   for (int64_t i = 0; i < in; ++i)
     for (int64_t o = 0; o < out; ++o)
-      std::memcpy(transposed.data() + (o * in + i) * esize, t.bytes.data() + (i * out + o) * esize,
-                  static_cast<size_t>(esize));
-  if (want != t.dtype) transposed = convert_floats(t.dtype, transposed.data(), t.numel(), want);
-  return to_backend(want, out, in, keep(std::move(transposed)));
+      std::memcpy(m.data() + (o * in + i) * esize, src + (i * out + o) * esize, static_cast<size_t>(esize));
+  if (want != t.dtype) m = convert_floats(t.dtype, m.data(), in * out, want);
+  return to_backend(want, out, in, keep(std::move(m)));
+}
+
+WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int64_t out) {
+  const TensorView& t = tensors_.get(name);
+  expect_float(tensors_, t);
+  expect_shape(t, {in, out});
+  return transposed(t, t.bytes.data(), in, out);
+}
+
+std::vector<WeightMatrix> WeightBinder::right_factors(const std::string& name, int64_t count, int64_t in,
+                                                      int64_t out) {
+  const TensorView& t = tensors_.get(name);
+  expect_float(tensors_, t);
+  expect_shape(t, {count, in, out});
+  const int64_t slice_bytes = in * out * dtype_block_bytes(t.dtype);
+  std::vector<WeightMatrix> m;
+  for (int64_t c = 0; c < count; ++c) m.push_back(transposed(t, t.bytes.data() + c * slice_bytes, in, out));
+  return m;
 }
 
 WeightMatrix WeightBinder::table(const std::string& name, int64_t rows, int64_t cols) {

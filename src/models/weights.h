@@ -26,11 +26,16 @@ class WeightBinder {
   // A parameter vector of exactly n elements (any shape with n elements, e.g. (1,1,C) or (H,N)),
   // as f32 in backend memory.
   const float* vector(const std::string& name, int64_t n);
+  // The same with `f` applied to every element once at load, in f32 (e.g. 1 - mix, exp(-exp(w))).
+  const float* vector_map(const std::string& name, int64_t n, float (*f)(float));
   // A Linear weight stored (out, in): used as y = W x.
   WeightMatrix linear(const std::string& name, int64_t out, int64_t in);
   // A matrix stored (in, out) and used as y = x @ M (the LoRA and DEA factors of the official
   // code): transposed once at load into the Linear layout [out][in].
   WeightMatrix right_factor(const std::string& name, int64_t in, int64_t out);
+  // A stack of `count` such factors stored (count, in, out) (RWKV-6 time_maa_w2): one Linear
+  // [out][in] matrix per slice.
+  std::vector<WeightMatrix> right_factors(const std::string& name, int64_t count, int64_t in, int64_t out);
   // An embedding-like table (rows, cols) kept in the file's dtype: only the rows that tokens need
   // are read, so converting the whole table would cost memory for nothing.
   WeightMatrix table(const std::string& name, int64_t rows, int64_t cols);
@@ -45,6 +50,8 @@ class WeightBinder {
 
  private:
   WeightMatrix to_backend(DType dtype, int64_t rows, int64_t cols, const std::byte* data);
+  // Transposes an (in, out) matrix of float elements into [out][in], then converts it to the run-time dtype.
+  WeightMatrix transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out);
   const std::byte* keep(std::vector<std::byte> bytes);
 
   const TensorMap& tensors_;

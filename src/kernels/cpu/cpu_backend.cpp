@@ -129,6 +129,8 @@ class CpuBackend final : public Backend {
           case Activation::Tanh: p[i] = std::tanh(v); break;
           case Activation::Sigmoid: p[i] = 1.0f / (1.0f + std::exp(-v)); break;
           case Activation::ReluSquare: p[i] = v > 0 ? v * v : 0.0f; break;
+          case Activation::Silu: p[i] = v / (1.0f + std::exp(-v)); break;
+          case Activation::ExpNegExp: p[i] = std::exp(-std::exp(v)); break;
         }
       }
     });

@@ -1,0 +1,48 @@
+// Checkpoint layouts: the same RWKV weights under different names, shapes and encodings. The
+// loader brings every layout to the official BlinkDL one (names, shapes, values) before it
+// detects the architecture, so each model file binds one set of names. docs/FORMATS.md lists
+// every rule.
+//
+//  - Official (.pth / .safetensors from BlinkDL): used as is.
+//  - Hugging Face / candle (`rwkv.blocks.0.attention.time_mix_key`, ...): renamed, table-driven;
+//    the shapes are the official ones. Its config.json is checked against the tensors.
+//  - rwkv.cpp .bin: rwkv.cpp's converter squeezes, transposes and repacks some tensors; every
+//    step is undone. One value encoding is kept instead of undone: RWKV-5.2 `time_decay` is stored
+//    as the decay exp(-exp(w)) itself, and becomes `blocks.N.att.time_decay_factor` (H, N): the
+//    exact number rwkv.cpp and the official code multiply the state by, where recovering w =
+//    log(-log(decay)) would round it (~3e-8).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rwkv/model.h"
+#include "tensor/tensor_map.h"
+
+namespace rwkv {
+
+enum class Layout { Official, HuggingFace, RwkvCpp };
+std::string_view layout_name(Layout l);
+
+// Renames/reshapes/re-encodes `t` in place into the official layout; returns the layout found.
+// Throws Error for files we recognise but cannot use (quantized rwkv.cpp files, for now).
+Layout normalize_layout(TensorMap& t);
+
+// The rwkv.cpp half of normalize_layout (rwkvcpp_layout.cpp).
+void undo_rwkvcpp_conversion(TensorMap& t);
+
+// Hugging Face config.json (hf_config.cpp): the config.json beside `weights_path`, or "" when
+// there is none; and the check of a config's values against what the tensors say. A config that
+// contradicts the tensors is an error naming the field, its value and the tensors' value.
+std::string find_hf_config(const std::string& weights_path);
+void check_hf_config(const std::string& config_path, const HParams& hp, const std::string& weights_source);
+
+// Small TensorMap edits shared by the layout steps. All keep the bytes where they are except
+// `replace_bytes`, which installs a converted copy.
+void rename_tensor(TensorMap& t, const std::string& from, const std::string& to);
+void reshape_tensor(TensorMap& t, const std::string& name, const Shape& shape);  // same element count
+void replace_bytes(TensorMap& t, const std::string& name, const Shape& shape, std::vector<std::byte> bytes);
+
+}  // namespace rwkv
