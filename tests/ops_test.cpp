@@ -84,7 +84,8 @@ TEST_P(Ops, RowWise) {
     s.b->lerp({xp, T, C}, {d, T, C}, s.put(mu), {o, T, C});
     return std::vector<Host>{s.get(d, T * C), s.get(o, T * C), s.get(pp, C)};
   });
-  for (Activation act : {Activation::Identity, Activation::Tanh, Activation::Sigmoid, Activation::ReluSquare}) {
+  for (Activation act : {Activation::Identity, Activation::Tanh, Activation::Sigmoid, Activation::ReluSquare,
+                         Activation::Silu, Activation::ExpNegExp}) {
     for (bool bias : {false, true}) {
       check("activate " + std::to_string(static_cast<int>(act)) + (bias ? " +bias" : ""), 2e-6, [&](Side& s) {
         float* p = s.put(x);
