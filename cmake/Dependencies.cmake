@@ -5,6 +5,8 @@ find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CURL REQUIRED)
+# OpenSSL libcrypto: sha256 of downloads (src/hub/sha256.cpp), fast where the CPU has SHA extensions.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(hwy REQUIRED)
 if(RWKV_BUILD_TESTS)
   find_package(GTest REQUIRED)
