@@ -6,5 +6,6 @@ namespace rwkv::cli {
 
 int cmd_generate(int argc, char** argv);  // the default: text generation with the seed's flags
 int cmd_logits(int argc, char** argv);
+int cmd_models(int argc, char** argv);  // the --which registry and what of it is cached
 
 }  // namespace rwkv::cli

@@ -19,6 +19,7 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"logits", rwkv::cli::cmd_logits, "write the logits after each token of a token list"},
+    {"models", rwkv::cli::cmd_models, "list the --which models, their sizes and what is cached"},
 };
 
 void print_usage() {
