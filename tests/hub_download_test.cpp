@@ -351,6 +351,8 @@ TEST_F(HubDownload, BadNamesAreRejectedBeforeAnyRequest) {
   EXPECT_THROW(hub::hub_download({kRepo, "../../x", kFile}, opt), Error);
   EXPECT_THROW(hub::hub_download({kRepo, "main", "../x"}, opt), Error);
   EXPECT_THROW(hub::hub_download({kRepo, "main", "/etc/passwd"}, opt), Error);
+  opt.cache_dir.clear();
+  EXPECT_THROW(hub::hub_download({kRepo, "main", kFile}, opt), Error);
   EXPECT_TRUE(hub.requests().empty());
 }
 

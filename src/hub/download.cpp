@@ -295,6 +295,8 @@ std::string hub_url(const HubFile& f, const std::string& endpoint) {
 
 std::optional<fs::path> cached_path(const HubFile& f, const HubOptions& opt) {
   validate_hub_file(f);
+  // An empty path would put the cache in the working directory.
+  if (opt.cache_dir.empty()) throw Error("no hub cache folder set (HubOptions::cache_dir; see HubOptions::from_env)");
   const fs::path repo = repo_dir(opt.cache_dir, f.repo);
   const auto commit = read_ref(repo, f.revision);
   if (!commit) return std::nullopt;
