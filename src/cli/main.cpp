@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
     {"make-model", rwkv::cli::cmd_make_model, "write a random-weight checkpoint of a released model's shape"},
     {"tokenize", rwkv::cli::cmd_tokenize, "print the token ids of a text as a JSON array"},
     {"detokenize", rwkv::cli::cmd_detokenize, "write the text (raw bytes) of token ids"},
+    {"models", rwkv::cli::cmd_models, "list the --which models, their sizes and what is cached"},
 };
 
 void print_usage() {
