@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <sstream>
 #include <vector>
 
@@ -100,6 +101,13 @@ std::optional<std::string> read_ref(const fs::path& repo_dir, const std::string&
   return commit;
 }
 
+// ".tmp-<pid>-<thread>": unique per process and thread, since several downloads of one repo may
+// run at once (in one process too).
+static std::string unique_tmp_suffix() {
+  return ".tmp-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+}
+
 void write_ref(const fs::path& repo_dir, const std::string& revision, const std::string& commit) {
   if (revision == commit || read_ref(repo_dir, revision) == commit) return;
   const fs::path ref = repo_dir / "refs" / revision;
@@ -107,7 +115,8 @@ void write_ref(const fs::path& repo_dir, const std::string& revision, const std:
   fs::create_directories(ref.parent_path(), ec);
   if (ec) throw Error("cannot create {}: {}", ref.parent_path().string(), ec.message());
   // Write then rename, so a concurrent reader sees the old or the new commit, never half of one.
-  const fs::path tmp = ref.string() + ".tmp-" + std::to_string(::getpid());
+  // Unique per process and thread: several downloads of one repo may run at once.
+  const fs::path tmp = ref.string() + unique_tmp_suffix();
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << commit;
@@ -129,7 +138,7 @@ void link_snapshot(const fs::path& blob, const fs::path& snapshot) {
       fs::absolute(blob).lexically_normal().lexically_relative(fs::absolute(snapshot.parent_path()).lexically_normal());
   // Link under a temporary name and rename over the final one: atomic, and it replaces a stale
   // link left by an older download.
-  const fs::path tmp = snapshot.string() + ".tmp-" + std::to_string(::getpid());
+  const fs::path tmp = snapshot.string() + unique_tmp_suffix();
   fs::remove(tmp, ec);
   fs::create_symlink(target, tmp, ec);
   if (!ec) {
