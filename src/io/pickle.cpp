@@ -120,9 +120,9 @@ constexpr AllowedGlobal kAllowed[] = {
 // Storage classes are harmless type tags; the .pth reader accepts only the float ones and names
 // the others in a clear dtype error, so they are all allowed here.
 constexpr const char* kStorageClasses[] = {
-    "FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage", "LongStorage", "IntStorage",
-    "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage", "ComplexFloatStorage", "ComplexDoubleStorage",
-    "UntypedStorage"};
+    "FloatStorage",        "HalfStorage",          "BFloat16Storage", "DoubleStorage", "LongStorage",
+    "IntStorage",          "ShortStorage",         "CharStorage",     "ByteStorage",   "BoolStorage",
+    "ComplexFloatStorage", "ComplexDoubleStorage", "UntypedStorage"};
 
 constexpr size_t kMaxGlobalLine = 256;
 
@@ -155,8 +155,8 @@ class Unpickler {
   // ---- reading the opcode's argument bytes ----
   const std::byte* take(uint64_t n) {
     if (n > data_.size() - pos_)
-      fail(fmt::format("its argument needs {} bytes but only {} remain; data.pkl is truncated", n,
-                       data_.size() - pos_));
+      fail(
+          fmt::format("its argument needs {} bytes but only {} remain; data.pkl is truncated", n, data_.size() - pos_));
     const std::byte* p = data_.data() + pos_;
     pos_ += n;
     return p;
@@ -221,7 +221,8 @@ class Unpickler {
     push(o);
   }
   void push_string(uint64_t n) {
-    if (n > kMaxStringBytes) fail(fmt::format("a string of {} bytes is implausible here (limit {})", n, kMaxStringBytes));
+    if (n > kMaxStringBytes)
+      fail(fmt::format("a string of {} bytes is implausible here (limit {})", n, kMaxStringBytes));
     const std::byte* p = take(n);
     Object* o = make(Kind::String);
     o->text.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
@@ -251,9 +252,10 @@ class Unpickler {
         }
       }
     }
-    fail(fmt::format("global '{} {}' is not allowed: a .pth state dict only names torch's tensor rebuild "
-                     "functions, torch storage classes and collections.OrderedDict (this file may try to run code)",
-                     module, name));
+    fail(
+        fmt::format("global '{} {}' is not allowed: a .pth state dict only names torch's tensor rebuild "
+                    "functions, torch storage classes and collections.OrderedDict (this file may try to run code)",
+                    module, name));
   }
 
   void memo_put(uint64_t index) {
@@ -285,8 +287,7 @@ class Unpickler {
         if (!args->items.empty()) fail("collections.OrderedDict is only accepted with no arguments");
         push(make(Kind::Dict));
         return;
-      case Global::StorageType:
-        fail(fmt::format("{} cannot be called here", callable->text));
+      case Global::StorageType: fail(fmt::format("{} cannot be called here", callable->text));
       default: {
         Object* call = make(Kind::Call);
         call->global = callable->global;
@@ -303,7 +304,8 @@ class Unpickler {
   void build() {
     Object* state = pop();
     Object* target = top();
-    if (target->kind != Kind::Dict) fail(fmt::format("BUILD is only accepted on a dict, not a {}", kind_name(target->kind)));
+    if (target->kind != Kind::Dict)
+      fail(fmt::format("BUILD is only accepted on a dict, not a {}", kind_name(target->kind)));
     if (state->kind != Kind::Dict)
       fail(fmt::format("the BUILD state must be a dict, not a {}", kind_name(state->kind)));
   }

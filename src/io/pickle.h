@@ -36,7 +36,7 @@ struct Object {
   std::string text;                     // String; Global and Call: "module.name"
   std::vector<const Object*> items;     // Tuple, List; Call: the arguments; PersistentId: {the id}
   std::vector<std::pair<const Object*, const Object*>> entries;  // Dict, in insertion order
-  uint64_t offset = 0;                  // byte offset in the pickle of the opcode that made it
+  uint64_t offset = 0;                                           // byte offset in the pickle of the opcode that made it
 
   bool is(Kind k) const { return kind == k; }
 };

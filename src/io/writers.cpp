@@ -1,8 +1,7 @@
 #include "io/writers.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
 #include "io/le_bytes.h"
@@ -51,8 +50,7 @@ std::vector<int64_t> contiguous_strides(const Shape& shape) {
 
 void write_pth(const std::string& path, const TensorMap& tensors, const PthWriteOptions& options) {
   const std::string& stem = options.archive_name;
-  if (stem.empty() || stem.find('/') != std::string::npos)
-    throw Error("{}: bad archive name '{}'", path, stem);
+  if (stem.empty() || stem.find('/') != std::string::npos) throw Error("{}: bad archive name '{}'", path, stem);
   std::vector<const TensorView*> order;
   for (const std::string& name : tensors.names()) {
     order.push_back(&tensors.get(name));
