@@ -184,6 +184,25 @@ TEST(Unpickle, LimitsBoundMemory) {
   std::string many;
   for (size_t i = 0; i <= kMaxObjects; ++i) many += "N0";
   EXPECT_NE(error_of(proto2(many + "N.")).find("objects"), std::string::npos);
+  EXPECT_NE(error_of(proto2(std::string(kMaxStack + 1, '('))).find("open MARKs"), std::string::npos);
+  std::string refs = bytes({']', 'N', 'q', 0, '0'});  // a list, grown from the memo in batches
+  for (size_t batch = 0; batch <= kMaxReferences / kMaxStack; ++batch) {
+    refs += '(';
+    for (size_t i = 0; i + 1 < kMaxStack; ++i) refs += bytes({'h', 0});
+    refs += 'e';
+  }
+  EXPECT_NE(error_of(proto2(refs + ".")).find("containers hold more than"), std::string::npos);
+}
+
+// A memoized tuple of n items reused as the arguments of n calls: n objects, not n * n references.
+TEST(Unpickle, ReusedArgumentsAreNotCopied) {
+  const size_t n = 400000;
+  std::string p = "ctorch._utils\n_rebuild_tensor_v2\nq" + bytes({1, '0', '('});
+  p += std::string(n, 'N');
+  p += bytes({'t', 'q', 0, '0'});
+  for (size_t i = 0; i < n; ++i) p += bytes({'h', 1, 'h', 0, 'R', '0'});  // call(*args), then POP
+  const Unpickled u = parse(proto2(p + "N."));
+  EXPECT_TRUE(u.root().is(Kind::None));
 }
 
 // The real thing: data.pkl of a torch 1.13 file parses, and every truncation of it is refused.

@@ -154,7 +154,6 @@ with open(out, 'wb') as f:
     for name in sorted(d):
         size, vals = d[name]
         f.write(struct.pack('<%df' % len(vals), *vals))
-print(len(d))
 )PY";
 
 TEST(WritePth, PythonReadsIt) {

@@ -201,6 +201,12 @@ class Unpickler {
     if (stack_.size() <= floor) fail("stack underflow");
     return stack_.back();
   }
+  // Counts references stored in containers: items can be pushed again and again from the memo,
+  // so without this bound a small pickle could build huge containers.
+  void hold(size_t n) {
+    references_ += n;
+    if (references_ > kMaxReferences) fail(fmt::format("containers hold more than {} items", kMaxReferences));
+  }
   // Pops everything above the last MARK, and the mark.
   std::vector<Object*> pop_mark() {
     if (marks_.empty()) fail("no MARK to pop to");
@@ -230,6 +236,7 @@ class Unpickler {
   }
   void push_tuple(std::vector<Object*> items) {
     Object* o = make(Kind::Tuple);
+    hold(items.size());
     o->items.assign(items.begin(), items.end());
     push(o);
   }
@@ -271,10 +278,12 @@ class Unpickler {
   void set_items(Object* dict, const std::vector<Object*>& kv) {
     expect(dict, Kind::Dict, "the target of SETITEM(S)");
     if (kv.size() % 2) fail("odd number of items for key/value pairs");
+    hold(kv.size());
     for (size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
   void append_items(Object* list, const std::vector<Object*>& items) {
     expect(list, Kind::List, "the target of APPEND(S)");
+    hold(items.size());
     list->items.insert(list->items.end(), items.begin(), items.end());
   }
 
@@ -292,7 +301,7 @@ class Unpickler {
         Object* call = make(Kind::Call);
         call->global = callable->global;
         call->text = callable->text;
-        call->items = args->items;
+        call->args = args;  // referenced, not copied: a memoized tuple may be reused by many calls
         push(call);
         return;
       }
@@ -322,7 +331,10 @@ class Unpickler {
         if (n > data_.size() - pos_) fail(fmt::format("frame of {} bytes runs past the end of the pickle", n));
         return;
       }
-      case '(': marks_.push_back(stack_.size()); return;
+      case '(':
+        if (marks_.size() >= kMaxStack) fail(fmt::format("more than {} open MARKs", kMaxStack));
+        marks_.push_back(stack_.size());
+        return;
       case '0': pop(); return;
       case '1': pop_mark(); return;
       case 'N': push(make(Kind::None)); return;
@@ -435,6 +447,7 @@ class Unpickler {
   std::vector<Object*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Object*> memo_;
+  size_t references_ = 0;
 };
 
 Unpickled unpickle(std::span<const std::byte> data, const std::string& where) { return Unpickler(data, where).run(); }

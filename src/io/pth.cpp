@@ -90,14 +90,14 @@ class TensorReader {
     if (!v->is(Kind::Call)) fail(*v, fmt::format("the value is a {}, not a tensor", pickle::kind_name(v->kind)));
     // An nn.Parameter wraps the tensor: _rebuild_parameter(tensor, requires_grad, hooks[, state]).
     if (v->global == pickle::Global::RebuildParameter || v->global == pickle::Global::RebuildParameterWithState) {
-      if (v->items.empty()) fail(*v, "_rebuild_parameter without arguments");
-      v = v->items[0];
+      if (v->args->items.empty()) fail(*v, "_rebuild_parameter without arguments");
+      v = v->args->items[0];
       if (!v->is(Kind::Call))
         fail(*v, fmt::format("the parameter's data is a {}, not a tensor", pickle::kind_name(v->kind)));
     }
     if (v->global != pickle::Global::RebuildTensorV2) fail(*v, fmt::format("{} does not build a tensor", v->text));
     // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-    const auto& a = v->items;
+    const auto& a = v->args->items;
     if (a.size() != 6 && a.size() != 7)
       fail(*v, fmt::format("_rebuild_tensor_v2 has {} arguments, expected 6 or 7", a.size()));
     const Object& pid = want(*a[0], Kind::PersistentId, "the storage");
