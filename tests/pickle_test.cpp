@@ -1,9 +1,10 @@
 // The restricted unpickler on its own: the values it decodes, and every way it must refuse.
+#include "io/pickle.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "io/pickle.h"
 #include "io/pickle_writer.h"
 #include "io/readers.h"
 #include "io/zip.h"
@@ -34,9 +35,9 @@ std::string error_of(const std::string& bytes) {
 std::string proto2(const std::string& body) { return std::string("\x80\x02", 2) + body; }
 
 TEST(Unpickle, Integers) {
-  const std::vector<int64_t> values = {0,          1,          255,        256,           65535,      65536,
-                                       -1,         -256,       INT32_MAX,  INT32_MIN,     int64_t{1} << 31,
-                                       -(int64_t{1} << 31) - 1, int64_t{1} << 40, INT64_MAX, INT64_MIN};
+  constexpr int64_t k31 = int64_t{1} << 31, k40 = int64_t{1} << 40;
+  const std::vector<int64_t> values = {0,         1,         255, 256,      65535, 65536,     -1,       -256,
+                                       INT32_MAX, INT32_MIN, k31, -k31 - 1, k40,   INT64_MAX, INT64_MIN};
   PickleWriter p;
   p.op(']');
   p.mark();
@@ -61,10 +62,10 @@ std::string bytes(std::initializer_list<int> v) {
 }
 
 TEST(Unpickle, StringsFloatsAndContainers) {
-  const std::string body =
-      "(" + bytes({'X', 3, 0, 0, 0}) + "abc" + bytes({0x8c, 2}) + "de" + bytes({0x8d, 1, 0, 0, 0, 0, 0, 0, 0}) + "f" +
-      bytes({'G', 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}) + "N" + bytes({0x88, 0x89}) + ")" + bytes({'K', 1, 0x85}) +
-      bytes({'K', 1, 'K', 2, 0x86}) + bytes({'K', 1, 'K', 2, 'K', 3, 0x87}) + "t.";
+  const std::string body = "(" + bytes({'X', 3, 0, 0, 0}) + "abc" + bytes({0x8c, 2}) + "de" +
+                           bytes({0x8d, 1, 0, 0, 0, 0, 0, 0, 0}) + "f" + bytes({'G', 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}) +
+                           "N" + bytes({0x88, 0x89}) + ")" + bytes({'K', 1, 0x85}) + bytes({'K', 1, 'K', 2, 0x86}) +
+                           bytes({'K', 1, 'K', 2, 'K', 3, 0x87}) + "t.";
   const Unpickled u = parse(proto2(body));
   const auto& t = u.root().items;
   ASSERT_EQ(t.size(), 11u);
@@ -142,8 +143,8 @@ TEST(Unpickle, RefusesBadStreams) {
   refuses(proto2("S'x'\n."), "STRING");
   refuses(std::string("\x80\x01.", 3), "protocol 1");
   refuses(std::string("\x80\x06.", 3), "protocol 6");
-  refuses(proto2("\x86."), "stack underflow");           // TUPLE2 on an empty stack
-  refuses(proto2("N(\x85."), "stack underflow");         // a MARK hides what is below it
+  refuses(proto2("\x86."), "stack underflow");    // TUPLE2 on an empty stack
+  refuses(proto2("N(\x85."), "stack underflow");  // a MARK hides what is below it
   refuses(proto2("h\x05."), "memo index 5");
   refuses(proto2("t."), "no MARK");
   refuses(proto2("1."), "no MARK");
@@ -151,15 +152,15 @@ TEST(Unpickle, RefusesBadStreams) {
   refuses(proto2("(N."), "MARK is still open");
   refuses(proto2("N"), "without a STOP");
   refuses(proto2(""), "without a STOP");
-  refuses(proto2("]K\x01K\x02s."), "must be a dict");    // SETITEM on a list
-  refuses(proto2("}K\x01" "a."), "must be a list");        // APPEND on a dict
+  refuses(proto2("]K\x01K\x02s."), "must be a dict");                 // SETITEM on a list
+  refuses(proto2(bytes({'}', 'K', 1, 'a', '.'})), "must be a list");  // APPEND on a dict
   refuses(proto2("}(K\x01u."), "odd number");
   refuses(proto2("ccollections\nOrderedDict\nK\x01R."), "REDUCE arguments must be a tuple");
   refuses(proto2("ccollections\nOrderedDict\n(K\x01tR."), "no arguments");
   refuses(proto2("ctorch\nFloatStorage\n)R."), "cannot be called");
   refuses(proto2("K\x01)R."), "REDUCE callable must be a global");
   refuses(proto2("]}b."), "BUILD is only accepted on a dict");
-  refuses(proto2("}K\x01" "b."), "BUILD state must be a dict");
+  refuses(proto2(bytes({'}', 'K', 1, 'b', '.'})), "BUILD state must be a dict");
   // sizes that lie
   refuses(proto2("X\xff\xff\xff\xff."), "implausible");
   refuses(proto2(bytes({'X', 0x10, 0, 0, 0}) + "abc"), "truncated");
@@ -183,6 +184,25 @@ TEST(Unpickle, LimitsBoundMemory) {
   std::string many;
   for (size_t i = 0; i <= kMaxObjects; ++i) many += "N0";
   EXPECT_NE(error_of(proto2(many + "N.")).find("objects"), std::string::npos);
+  EXPECT_NE(error_of(proto2(std::string(kMaxStack + 1, '('))).find("open MARKs"), std::string::npos);
+  std::string refs = bytes({']', 'N', 'q', 0, '0'});  // a list, grown from the memo in batches
+  for (size_t batch = 0; batch <= kMaxReferences / kMaxStack; ++batch) {
+    refs += '(';
+    for (size_t i = 0; i + 1 < kMaxStack; ++i) refs += bytes({'h', 0});
+    refs += 'e';
+  }
+  EXPECT_NE(error_of(proto2(refs + ".")).find("containers hold more than"), std::string::npos);
+}
+
+// A memoized tuple of n items reused as the arguments of n calls: n objects, not n * n references.
+TEST(Unpickle, ReusedArgumentsAreNotCopied) {
+  const size_t n = 400000;
+  std::string p = "ctorch._utils\n_rebuild_tensor_v2\nq" + bytes({1, '0', '('});
+  p += std::string(n, 'N');
+  p += bytes({'t', 'q', 0, '0'});
+  for (size_t i = 0; i < n; ++i) p += bytes({'h', 1, 'h', 0, 'R', '0'});  // call(*args), then POP
+  const Unpickled u = parse(proto2(p + "N."));
+  EXPECT_TRUE(u.root().is(Kind::None));
 }
 
 // The real thing: data.pkl of a torch 1.13 file parses, and every truncation of it is refused.

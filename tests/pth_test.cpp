@@ -57,27 +57,26 @@ TEST_P(PthFixture, ReadTensorFileDetectsPth) {
   EXPECT_GT(read_tensor_file(pth.string()).size(), 10u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, PthFixture,
-    ::testing::Values(FixtureCase{"rwkv7-tiny", "model-f32.pth", DType::F32},
-                      FixtureCase{"rwkv7-tiny", "model-bf16.pth", DType::BF16},
-                      FixtureCase{"rwkv7a-tiny", "model-f32.pth", DType::F32},
-                      FixtureCase{"rwkv7a-tiny", "model-bf16.pth", DType::BF16},
-                      FixtureCase{"rwkv7b-tiny", "model-f32.pth", DType::F32},
-                      FixtureCase{"rwkv7b-tiny", "model-bf16.pth", DType::BF16},
-                      FixtureCase{"rwkv5-tiny", "model-f32.pth", DType::F32},
-                      FixtureCase{"rwkv5-tiny", "model-bf16.pth", DType::BF16},
-                      FixtureCase{"rwkv6-tiny", "model-f32.pth", DType::F32},
-                      FixtureCase{"rwkv6-tiny", "model-bf16.pth", DType::BF16},
-                      FixtureCase{"tiny-5v2-730K", "model-f32.pth", DType::F32},
-                      FixtureCase{"tiny-6v0-1m", "model-f32.pth", DType::F32},
-                      FixtureCase{"tiny-7v0-834K", "model-f32.pth", DType::F32}),
-    [](const auto& info) {
-      std::string s = std::string(info.param.folder) + "_" + info.param.file;
-      for (char& ch : s)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return s;
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, PthFixture,
+                         ::testing::Values(FixtureCase{"rwkv7-tiny", "model-f32.pth", DType::F32},
+                                           FixtureCase{"rwkv7-tiny", "model-bf16.pth", DType::BF16},
+                                           FixtureCase{"rwkv7a-tiny", "model-f32.pth", DType::F32},
+                                           FixtureCase{"rwkv7a-tiny", "model-bf16.pth", DType::BF16},
+                                           FixtureCase{"rwkv7b-tiny", "model-f32.pth", DType::F32},
+                                           FixtureCase{"rwkv7b-tiny", "model-bf16.pth", DType::BF16},
+                                           FixtureCase{"rwkv5-tiny", "model-f32.pth", DType::F32},
+                                           FixtureCase{"rwkv5-tiny", "model-bf16.pth", DType::BF16},
+                                           FixtureCase{"rwkv6-tiny", "model-f32.pth", DType::F32},
+                                           FixtureCase{"rwkv6-tiny", "model-bf16.pth", DType::BF16},
+                                           FixtureCase{"tiny-5v2-730K", "model-f32.pth", DType::F32},
+                                           FixtureCase{"tiny-6v0-1m", "model-f32.pth", DType::F32},
+                                           FixtureCase{"tiny-7v0-834K", "model-f32.pth", DType::F32}),
+                         [](const auto& info) {
+                           std::string s = std::string(info.param.folder) + "_" + info.param.file;
+                           for (char& ch : s)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
 
 // ---- hand-built archives ----
 
@@ -130,8 +129,8 @@ TEST_F(PthBuilt, TransposedViewIsGathered) {
 
 TEST_F(PthBuilt, StridedViewsOfThreeDims) {
   PthParts p;  // every other element of a (2,3,4) block, plus an offset and a broadcast dim
-  p.pickle = test::state_dict_pickle({{"s", "FloatStorage", "0", 30, 1, {2, 3, 2}, {12, 4, 2}},
-                                      {"b", "FloatStorage", "0", 30, 5, {3, 2}, {0, 1}}});
+  p.pickle = test::state_dict_pickle(
+      {{"s", "FloatStorage", "0", 30, 1, {2, 3, 2}, {12, 4, 2}}, {"b", "FloatStorage", "0", 30, 5, {3, 2}, {0, 1}}});
   p.storages = {{"0", test::raw_bytes(iota(30))}};
   const TensorMap m = read(p);
   EXPECT_EQ(tensor_to_f32(m.get("s")), (std::vector<float>{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23}));
@@ -140,8 +139,8 @@ TEST_F(PthBuilt, StridedViewsOfThreeDims) {
 
 TEST_F(PthBuilt, SharedStorageAndSizeOneDims) {
   PthParts p;  // two views of one storage; a size-1 dim with an arbitrary stride is still contiguous
-  p.pickle = test::state_dict_pickle({{"a", "BFloat16Storage", "7", 8, 0, {4}, {1}},
-                                      {"b", "BFloat16Storage", "7", 8, 4, {1, 1, 4}, {99, 4, 1}}});
+  p.pickle = test::state_dict_pickle(
+      {{"a", "BFloat16Storage", "7", 8, 0, {4}, {1}}, {"b", "BFloat16Storage", "7", 8, 4, {1, 1, 4}, {99, 4, 1}}});
   std::vector<uint16_t> v;
   for (int i = 0; i < 8; ++i) v.push_back(f32_to_bf16(static_cast<float>(i)));
   p.storages = {{"7", test::raw_bytes(v)}};
@@ -172,8 +171,8 @@ TEST_F(PthBuilt, ScalarsEmptyTensorsHalfAndZip64) {
   p.stem = "model-f16";  // torch 1.x names the folder after the file
   p.byteorder.reset();
   p.force_zip64 = true;
-  p.pickle = test::state_dict_pickle({{"scalar", "HalfStorage", "0", 1, 0, {}, {}},
-                                      {"empty", "HalfStorage", "1", 0, 0, {0, 3}, {3, 1}}});
+  p.pickle = test::state_dict_pickle(
+      {{"scalar", "HalfStorage", "0", 1, 0, {}, {}}, {"empty", "HalfStorage", "1", 0, 0, {0, 3}, {3, 1}}});
   p.storages = {{"0", test::raw_bytes(std::vector<uint16_t>{f32_to_f16(1.5f)})}, {"1", ""}};
   const TensorMap m = read(p);
   EXPECT_EQ(m.get("scalar").shape, Shape{});
@@ -287,12 +286,11 @@ TEST_F(PthBuilt, RefusesBadTensors) {
   EXPECT_NE(err({{"w", "DoubleStorage", "0", 2, 0, {2}, {1}}}).find("torch.DoubleStorage"), std::string::npos);
   // the storage entry is missing, or is shared with a different type
   EXPECT_NE(err({{"w", "FloatStorage", "9", 4, 0, {4}, {1}}}).find("archive/data/9"), std::string::npos);
-  EXPECT_NE(err({{"a", "FloatStorage", "0", 4, 0, {4}, {1}}, {"b", "HalfStorage", "0", 8, 0, {4}, {1}}})
-                .find("first seen"),
-            std::string::npos);
+  EXPECT_NE(
+      err({{"a", "FloatStorage", "0", 4, 0, {4}, {1}}, {"b", "HalfStorage", "0", 8, 0, {4}, {1}}}).find("first seen"),
+      std::string::npos);
   // a name used twice
-  EXPECT_NE(err({{"a", "FloatStorage", "0", 4, 0, {4}, {1}}, {"a", "FloatStorage", "0", 4, 0, {4}, {1}}})
-                .find("twice"),
+  EXPECT_NE(err({{"a", "FloatStorage", "0", 4, 0, {4}, {1}}, {"a", "FloatStorage", "0", 4, 0, {4}, {1}}}).find("twice"),
             std::string::npos);
 }
 

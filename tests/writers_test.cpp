@@ -1,8 +1,9 @@
 // write_pth and write_safetensors: round trips through our readers, an independent check of
 // the zip and pickle with Python's zipfile/pickle (when python3 is present), and failures
 // (full disk, quantized tensors) that must leave no file behind.
-#include <gtest/gtest.h>
+#include "io/writers.h"
 
+#include <gtest/gtest.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -10,7 +11,6 @@
 #include <cstring>
 
 #include "io/readers.h"
-#include "io/writers.h"
 #include "support/fixtures.h"
 #include "support/pth_builder.h"
 #include "util/error.h"
@@ -154,7 +154,6 @@ with open(out, 'wb') as f:
     for name in sorted(d):
         size, vals = d[name]
         f.write(struct.pack('<%df' % len(vals), *vals))
-print(len(d))
 )PY";
 
 TEST(WritePth, PythonReadsIt) {
@@ -192,8 +191,10 @@ TEST(Writers, FullDiskLeavesNoFile) {
           lim.rlim_cur = 100000;
           setrlimit(RLIMIT_FSIZE, &lim);
           try {
-            if (path.ends_with(".pth")) write_pth(path, big);
-            else write_safetensors(path, big);
+            if (path.ends_with(".pth"))
+              write_pth(path, big);
+            else
+              write_safetensors(path, big);
           } catch (const Error& e) {
             const bool clear = std::string(e.what()).find(path) != std::string::npos;
             const bool gone = !std::filesystem::exists(path) && !std::filesystem::exists(path + ".tmp");

@@ -1,10 +1,12 @@
 // ZipArchive and ZipWriter: round trips (plain and ZIP64), alignment, and archives that lie.
+#include "io/zip.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "io/crc32.h"
-#include "io/zip.h"
+#include "io/le_bytes.h"
 #include "support/fixtures.h"
 #include "support/pth_builder.h"
 #include "util/error.h"
@@ -12,7 +14,9 @@
 namespace rwkv {
 namespace {
 
-std::span<const std::byte> as_span(std::string_view s) { return std::as_bytes(std::span<const char>(s.data(), s.size())); }
+std::span<const std::byte> as_span(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
 
 std::string text(std::span<const std::byte> b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 
@@ -79,6 +83,65 @@ TEST(Zip, RoundTripAligned) {
   }
 }
 
+// What torch writes for an entry that starts past 4 GiB: sizes in the 32-bit fields, the local
+// header offset 0xffffffff with the real one alone in the ZIP64 extra field. Built by hand, with
+// and without the ZIP64 end records.
+std::string zip_with_offset_in_extra(bool zip64_end) {
+  const std::string name = "a/x", data = "hello";
+  std::string z;
+  append_le<uint32_t>(z, 0x04034b50);
+  for (uint16_t v : {20, 0, 0, 0, 0}) append_le<uint16_t>(z, v);  // version, flags, method, time, date
+  append_le<uint32_t>(z, crc32_update(0, as_span(data)));
+  append_le<uint32_t>(z, 5);
+  append_le<uint32_t>(z, 5);
+  append_le<uint16_t>(z, 3);
+  append_le<uint16_t>(z, 0);
+  z += name + data;
+  const uint64_t cd = z.size();
+  append_le<uint32_t>(z, 0x02014b50);
+  for (uint16_t v : {45, 45, 0, 0, 0, 0}) append_le<uint16_t>(z, v);
+  append_le<uint32_t>(z, crc32_update(0, as_span(data)));
+  append_le<uint32_t>(z, 5);
+  append_le<uint32_t>(z, 5);
+  for (uint16_t v : {3, 12, 0, 0, 0}) append_le<uint16_t>(z, v);  // name, extra, comment, disk, attrs
+  append_le<uint32_t>(z, 0);
+  append_le<uint32_t>(z, 0xffffffff);
+  z += name;
+  append_le<uint16_t>(z, 1);
+  append_le<uint16_t>(z, 8);
+  append_le<uint64_t>(z, 0);  // the real local header offset
+  const uint64_t cd_size = z.size() - cd;
+  if (zip64_end) {
+    const uint64_t rec = z.size();
+    append_le<uint32_t>(z, 0x06064b50);
+    append_le<uint64_t>(z, 44);
+    append_le<uint16_t>(z, 45);
+    append_le<uint16_t>(z, 45);
+    append_le<uint32_t>(z, 0);
+    append_le<uint32_t>(z, 0);
+    for (uint64_t v : {uint64_t{1}, uint64_t{1}, cd_size, cd}) append_le<uint64_t>(z, v);
+    append_le<uint32_t>(z, 0x07064b50);
+    append_le<uint32_t>(z, 0);
+    append_le<uint64_t>(z, rec);
+    append_le<uint32_t>(z, 1);
+  }
+  append_le<uint32_t>(z, 0x06054b50);
+  for (uint16_t v : {0, 0, 1, 1}) append_le<uint16_t>(z, v);
+  append_le<uint32_t>(z, static_cast<uint32_t>(cd_size));
+  append_le<uint32_t>(z, static_cast<uint32_t>(cd));
+  append_le<uint16_t>(z, 0);
+  return z;
+}
+
+TEST(Zip, ReadsAnOffsetFromTheZip64ExtraAlone) {
+  for (bool zip64_end : {false, true}) {
+    ZipArchive a(test::map_bytes(zip_with_offset_in_extra(zip64_end), "z.zip"));
+    ASSERT_EQ(a.entries().size(), 1u);
+    EXPECT_EQ(a.entries()[0].local_header_offset, 0u);
+    EXPECT_EQ(text(a.data(a.entries()[0])), "hello");
+  }
+}
+
 TEST(Zip, AcceptsAComment) {
   std::string z = make_zip();
   std::string comment = "PK\x05\x06";  // a comment may even contain the signature
@@ -93,8 +156,8 @@ TEST(Zip, AcceptsAComment) {
 
 TEST(Zip, RefusesCompressedAndEncryptedEntries) {
   std::string z = make_zip();
-  const size_t cd = central_directory(z);  // the first entry is a/data.pkl
-  put<uint16_t>(z, cd + 10, 8);            // deflate
+  const size_t cd = central_directory(z);     // the first entry is a/data.pkl
+  put<uint16_t>(z, cd + 10, 8);               // deflate
   ZipArchive a(test::map_bytes(z, "z.zip"));  // listing works; reading that entry does not
   EXPECT_EQ(text(a.data(*a.find("a/version"))), "3\n");
   const std::string e = error_of(z, "a/data.pkl");

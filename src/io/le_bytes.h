@@ -2,9 +2,9 @@
 // keeps unaligned access defined).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <bit>
 #include <cstring>
 #include <string>
 

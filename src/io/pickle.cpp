@@ -120,9 +120,9 @@ constexpr AllowedGlobal kAllowed[] = {
 // Storage classes are harmless type tags; the .pth reader accepts only the float ones and names
 // the others in a clear dtype error, so they are all allowed here.
 constexpr const char* kStorageClasses[] = {
-    "FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage", "LongStorage", "IntStorage",
-    "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage", "ComplexFloatStorage", "ComplexDoubleStorage",
-    "UntypedStorage"};
+    "FloatStorage",        "HalfStorage",          "BFloat16Storage", "DoubleStorage", "LongStorage",
+    "IntStorage",          "ShortStorage",         "CharStorage",     "ByteStorage",   "BoolStorage",
+    "ComplexFloatStorage", "ComplexDoubleStorage", "UntypedStorage"};
 
 constexpr size_t kMaxGlobalLine = 256;
 
@@ -155,8 +155,8 @@ class Unpickler {
   // ---- reading the opcode's argument bytes ----
   const std::byte* take(uint64_t n) {
     if (n > data_.size() - pos_)
-      fail(fmt::format("its argument needs {} bytes but only {} remain; data.pkl is truncated", n,
-                       data_.size() - pos_));
+      fail(
+          fmt::format("its argument needs {} bytes but only {} remain; data.pkl is truncated", n, data_.size() - pos_));
     const std::byte* p = data_.data() + pos_;
     pos_ += n;
     return p;
@@ -201,6 +201,12 @@ class Unpickler {
     if (stack_.size() <= floor) fail("stack underflow");
     return stack_.back();
   }
+  // Counts references stored in containers: items can be pushed again and again from the memo,
+  // so without this bound a small pickle could build huge containers.
+  void hold(size_t n) {
+    references_ += n;
+    if (references_ > kMaxReferences) fail(fmt::format("containers hold more than {} items", kMaxReferences));
+  }
   // Pops everything above the last MARK, and the mark.
   std::vector<Object*> pop_mark() {
     if (marks_.empty()) fail("no MARK to pop to");
@@ -221,7 +227,8 @@ class Unpickler {
     push(o);
   }
   void push_string(uint64_t n) {
-    if (n > kMaxStringBytes) fail(fmt::format("a string of {} bytes is implausible here (limit {})", n, kMaxStringBytes));
+    if (n > kMaxStringBytes)
+      fail(fmt::format("a string of {} bytes is implausible here (limit {})", n, kMaxStringBytes));
     const std::byte* p = take(n);
     Object* o = make(Kind::String);
     o->text.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
@@ -229,6 +236,7 @@ class Unpickler {
   }
   void push_tuple(std::vector<Object*> items) {
     Object* o = make(Kind::Tuple);
+    hold(items.size());
     o->items.assign(items.begin(), items.end());
     push(o);
   }
@@ -251,9 +259,10 @@ class Unpickler {
         }
       }
     }
-    fail(fmt::format("global '{} {}' is not allowed: a .pth state dict only names torch's tensor rebuild "
-                     "functions, torch storage classes and collections.OrderedDict (this file may try to run code)",
-                     module, name));
+    fail(
+        fmt::format("global '{} {}' is not allowed: a .pth state dict only names torch's tensor rebuild "
+                    "functions, torch storage classes and collections.OrderedDict (this file may try to run code)",
+                    module, name));
   }
 
   void memo_put(uint64_t index) {
@@ -269,10 +278,12 @@ class Unpickler {
   void set_items(Object* dict, const std::vector<Object*>& kv) {
     expect(dict, Kind::Dict, "the target of SETITEM(S)");
     if (kv.size() % 2) fail("odd number of items for key/value pairs");
+    hold(kv.size());
     for (size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
   void append_items(Object* list, const std::vector<Object*>& items) {
     expect(list, Kind::List, "the target of APPEND(S)");
+    hold(items.size());
     list->items.insert(list->items.end(), items.begin(), items.end());
   }
 
@@ -285,13 +296,12 @@ class Unpickler {
         if (!args->items.empty()) fail("collections.OrderedDict is only accepted with no arguments");
         push(make(Kind::Dict));
         return;
-      case Global::StorageType:
-        fail(fmt::format("{} cannot be called here", callable->text));
+      case Global::StorageType: fail(fmt::format("{} cannot be called here", callable->text));
       default: {
         Object* call = make(Kind::Call);
         call->global = callable->global;
         call->text = callable->text;
-        call->items = args->items;
+        call->args = args;  // referenced, not copied: a memoized tuple may be reused by many calls
         push(call);
         return;
       }
@@ -303,7 +313,8 @@ class Unpickler {
   void build() {
     Object* state = pop();
     Object* target = top();
-    if (target->kind != Kind::Dict) fail(fmt::format("BUILD is only accepted on a dict, not a {}", kind_name(target->kind)));
+    if (target->kind != Kind::Dict)
+      fail(fmt::format("BUILD is only accepted on a dict, not a {}", kind_name(target->kind)));
     if (state->kind != Kind::Dict)
       fail(fmt::format("the BUILD state must be a dict, not a {}", kind_name(state->kind)));
   }
@@ -320,7 +331,10 @@ class Unpickler {
         if (n > data_.size() - pos_) fail(fmt::format("frame of {} bytes runs past the end of the pickle", n));
         return;
       }
-      case '(': marks_.push_back(stack_.size()); return;
+      case '(':
+        if (marks_.size() >= kMaxStack) fail(fmt::format("more than {} open MARKs", kMaxStack));
+        marks_.push_back(stack_.size());
+        return;
       case '0': pop(); return;
       case '1': pop_mark(); return;
       case 'N': push(make(Kind::None)); return;
@@ -433,6 +447,7 @@ class Unpickler {
   std::vector<Object*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Object*> memo_;
+  size_t references_ = 0;
 };
 
 Unpickled unpickle(std::span<const std::byte> data, const std::string& where) { return Unpickler(data, where).run(); }

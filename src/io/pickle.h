@@ -30,13 +30,14 @@ const char* kind_name(Kind k);
 
 struct Object {
   Kind kind = Kind::None;
-  Global global = Global::OrderedDict;  // Global: which one; Call: the callable
-  int64_t integer = 0;                  // Int; Bool as 0/1
-  double real = 0;                      // Float
-  std::string text;                     // String; Global and Call: "module.name"
-  std::vector<const Object*> items;     // Tuple, List; Call: the arguments; PersistentId: {the id}
+  Global global = Global::OrderedDict;                           // Global: which one; Call: the callable
+  int64_t integer = 0;                                           // Int; Bool as 0/1
+  double real = 0;                                               // Float
+  std::string text;                                              // String; Global and Call: "module.name"
+  std::vector<const Object*> items;                              // Tuple, List; PersistentId: {the id}
+  const Object* args = nullptr;                                  // Call: the argument tuple (shared, never copied)
   std::vector<std::pair<const Object*, const Object*>> entries;  // Dict, in insertion order
-  uint64_t offset = 0;                  // byte offset in the pickle of the opcode that made it
+  uint64_t offset = 0;                                           // byte offset in the pickle of the opcode that made it
 
   bool is(Kind k) const { return kind == k; }
 };
@@ -54,7 +55,8 @@ class Unpickled {
 
 // Limits that bound memory whatever the input says (real state dicts use a tiny fraction).
 inline constexpr size_t kMaxObjects = size_t{1} << 20;
-inline constexpr size_t kMaxStack = size_t{1} << 20;
+inline constexpr size_t kMaxStack = size_t{1} << 20;            // stack items, and open MARKs
+inline constexpr size_t kMaxReferences = size_t{1} << 24;       // items held by all tuples, lists, dicts
 inline constexpr uint64_t kMaxStringBytes = uint64_t{1} << 20;  // tensor names are short
 
 // Unpickles `data`; `where` names the source in errors (e.g. "x.pth: archive/data.pkl").

@@ -72,8 +72,10 @@ void PickleWriter::ints_tuple(const std::vector<int64_t>& v) {
   if (v.empty()) return empty_tuple();
   if (v.size() > 3) mark();
   for (int64_t x : v) integer(x);
-  if (v.size() > 3) tuple();
-  else tuple_n(static_cast<int>(v.size()));
+  if (v.size() > 3)
+    tuple();
+  else
+    tuple_n(static_cast<int>(v.size()));
 }
 
 void PickleWriter::tensor(std::string_view storage_class, std::string_view key, int64_t storage_numel, int64_t offset,
@@ -91,7 +93,7 @@ void PickleWriter::tensor(std::string_view storage_class, std::string_view key, 
   integer(offset);
   ints_tuple(size);
   ints_tuple(stride);
-  boolean(false);  // requires_grad
+  boolean(false);                        // requires_grad
   global("collections", "OrderedDict");  // backward_hooks = OrderedDict()
   empty_tuple();
   reduce();

@@ -6,6 +6,8 @@
 // tensors are views into the mapped file; others are gathered into owned buffers.
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <utility>
 
 #include "io/pickle.h"
 #include "io/readers.h"
@@ -22,6 +24,10 @@ using pickle::Object;
 constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;
 constexpr size_t kMaxDims = 32;
 constexpr int64_t kMaxDim = int64_t{1} << 40;
+
+// The storage classes we read, by the name the pickle gives them.
+constexpr std::pair<std::string_view, DType> kStorageDTypes[] = {
+    {"torch.FloatStorage", DType::F32}, {"torch.HalfStorage", DType::F16}, {"torch.BFloat16Storage", DType::BF16}};
 
 // torch 1.0-1.5 wrote a bare pickle stream starting with PROTO 2 and this 10-byte LONG1 magic.
 bool is_legacy_torch_file(const MappedFile& f) {
@@ -61,7 +67,8 @@ class TensorReader {
     throw Error("{}: tensor '{}' (pickle byte {}): {}", where_, *name_, at.offset, why);
   }
   const Object& want(const Object& o, Kind k, const char* role) const {
-    if (!o.is(k)) fail(o, fmt::format("{} is a {}, expected a {}", role, pickle::kind_name(o.kind), pickle::kind_name(k)));
+    if (!o.is(k))
+      fail(o, fmt::format("{} is a {}, expected a {}", role, pickle::kind_name(o.kind), pickle::kind_name(k)));
     return o;
   }
   int64_t want_int(const Object& o, const char* role, int64_t max) const {
@@ -71,7 +78,8 @@ class TensorReader {
   }
   Shape want_ints(const Object& o, const char* role) const {
     want(o, Kind::Tuple, role);
-    if (o.items.size() > kMaxDims) fail(o, fmt::format("{} has {} dimensions (at most {})", role, o.items.size(), kMaxDims));
+    if (o.items.size() > kMaxDims)
+      fail(o, fmt::format("{} has {} dimensions (at most {})", role, o.items.size(), kMaxDims));
     Shape s;
     for (const Object* d : o.items) s.push_back(want_int(*d, role, kMaxDim));
     return s;
@@ -82,14 +90,16 @@ class TensorReader {
     if (!v->is(Kind::Call)) fail(*v, fmt::format("the value is a {}, not a tensor", pickle::kind_name(v->kind)));
     // An nn.Parameter wraps the tensor: _rebuild_parameter(tensor, requires_grad, hooks[, state]).
     if (v->global == pickle::Global::RebuildParameter || v->global == pickle::Global::RebuildParameterWithState) {
-      if (v->items.empty()) fail(*v, "_rebuild_parameter without arguments");
-      v = v->items[0];
-      if (!v->is(Kind::Call)) fail(*v, fmt::format("the parameter's data is a {}, not a tensor", pickle::kind_name(v->kind)));
+      if (v->args->items.empty()) fail(*v, "_rebuild_parameter without arguments");
+      v = v->args->items[0];
+      if (!v->is(Kind::Call))
+        fail(*v, fmt::format("the parameter's data is a {}, not a tensor", pickle::kind_name(v->kind)));
     }
     if (v->global != pickle::Global::RebuildTensorV2) fail(*v, fmt::format("{} does not build a tensor", v->text));
     // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-    const auto& a = v->items;
-    if (a.size() != 6 && a.size() != 7) fail(*v, fmt::format("_rebuild_tensor_v2 has {} arguments, expected 6 or 7", a.size()));
+    const auto& a = v->args->items;
+    if (a.size() != 6 && a.size() != 7)
+      fail(*v, fmt::format("_rebuild_tensor_v2 has {} arguments, expected 6 or 7", a.size()));
     const Object& pid = want(*a[0], Kind::PersistentId, "the storage");
     TensorRecord rec{pid.items.at(0), 0, {}, {}};
     rec.offset = want_int(*a[1], "the storage offset", INT64_MAX / 8);
@@ -117,13 +127,13 @@ class TensorReader {
     want(*t[3], Kind::String, "the storage location");
     const int64_t numel = want_int(*t[4], "the storage size", INT64_MAX / 8);
 
-    DType dtype;
-    if (cls.text == "torch.FloatStorage") dtype = DType::F32;
-    else if (cls.text == "torch.HalfStorage") dtype = DType::F16;
-    else if (cls.text == "torch.BFloat16Storage") dtype = DType::BF16;
-    else
+    const DType* dtype = nullptr;
+    for (const auto& [name, t] : kStorageDTypes)
+      if (cls.text == name) dtype = &t;
+    if (!dtype)
       fail(cls, fmt::format("its storage is {}; supported are float32, float16 and bfloat16 "
-                            "(torch.FloatStorage, torch.HalfStorage, torch.BFloat16Storage)", cls.text));
+                            "(torch.FloatStorage, torch.HalfStorage, torch.BFloat16Storage)",
+                            cls.text));
 
     if (auto it = storages_.find(key); it != storages_.end()) {
       if (it->second.class_name != cls.text || it->second.numel != numel)
@@ -135,11 +145,11 @@ class TensorReader {
     const ZipEntry* entry = zip_.find(entry_name);
     if (!entry) fail(id, fmt::format("its storage entry '{}' is missing from the archive", entry_name));
     const auto bytes = zip_.data(*entry);
-    const uint64_t el = static_cast<uint64_t>(dtype_block_bytes(dtype));
+    const uint64_t el = static_cast<uint64_t>(dtype_block_bytes(*dtype));
     if (bytes.size() % el != 0 || bytes.size() / el != static_cast<uint64_t>(numel))
       fail(id, fmt::format("storage '{}' should hold {} {} elements but its entry has {} bytes", entry_name, numel,
-                           dtype_name(dtype), bytes.size()));
-    return storages_.emplace(key, Storage{cls.text, dtype, numel, bytes}).first->second;
+                           dtype_name(*dtype), bytes.size()));
+    return storages_.emplace(key, Storage{cls.text, *dtype, numel, bytes}).first->second;
   }
 
   void add(const TensorRecord& r, const Storage& st, TensorMap& map) const {
@@ -172,8 +182,8 @@ class TensorReader {
     // storage; state dicts do not hold them, and copying one could take unbounded memory.
     if (numel > st.numel)
       fail(at, fmt::format("size {} with stride {} repeats elements: {} elements from a storage of {}; "
-                           "broadcast views are not supported", shape_str(r.size), shape_str(r.stride), numel,
-                           st.numel));
+                           "broadcast views are not supported",
+                           shape_str(r.size), shape_str(r.stride), numel, st.numel));
 
     const std::byte* base = st.bytes.data();
     if (contiguous) {
@@ -238,8 +248,7 @@ void check_byteorder(const ZipArchive& zip, const std::string& stem) {
   const std::string_view order(reinterpret_cast<const char*>(b.data()), b.size());
   if (order == "little") return;
   if (order == "big")
-    throw Error("{}: the checkpoint was saved on a big-endian machine; re-save it on a little-endian one",
-                zip.path());
+    throw Error("{}: the checkpoint was saved on a big-endian machine; re-save it on a little-endian one", zip.path());
   throw Error("{}: '{}' holds an unknown byte order", zip.path(), e->name);
 }
 
@@ -248,9 +257,10 @@ void check_byteorder(const ZipArchive& zip, const std::string& stem) {
 TensorMap read_pth(std::shared_ptr<const MappedFile> file) {
   const std::string& path = file->path();
   if (is_legacy_torch_file(*file))
-    throw Error("{}: a legacy torch.save file (torch < 1.6, not a zip); load it in Python and re-save it with a "
-                "current torch.save, or convert it to safetensors",
-                path);
+    throw Error(
+        "{}: a legacy torch.save file (torch < 1.6, not a zip); load it in Python and re-save it with a "
+        "current torch.save, or convert it to safetensors",
+        path);
   ZipArchive zip(file);
   const std::string stem = find_stem(zip);
   check_byteorder(zip, stem);

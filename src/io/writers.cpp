@@ -1,8 +1,7 @@
 #include "io/writers.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
 #include "io/le_bytes.h"

@@ -59,8 +59,7 @@ void apply_zip64_extra(std::span<const std::byte> extra, uint64_t* size, uint64_
     }
     pos += 4 + len;
   }
-  throw Error("{}: zip entry '{}' needs a ZIP64 extra field (sizes or offset are 0xffffffff) but has none", path,
-              name);
+  throw Error("{}: zip entry '{}' needs a ZIP64 extra field (sizes or offset are 0xffffffff) but has none", path, name);
 }
 
 }  // namespace
@@ -158,7 +157,8 @@ void ZipArchive::read_directory(const Directory& dir) {
 
     // The local header repeats name and flags but has its own extra field (torch pads it so the
     // data is 64-byte aligned), so the data offset can only be learned from it.
-    const auto local = file_->slice(e.local_header_offset, kLocalHeaderSize, "local header of zip entry '" + e.name + "'");
+    const auto local =
+        file_->slice(e.local_header_offset, kLocalHeaderSize, "local header of zip entry '" + e.name + "'");
     if (load_le<uint32_t>(local.data()) != kLocalHeaderSig)
       throw Error("{}: zip entry '{}': bad local header signature at byte {}", path, e.name, e.local_header_offset);
     const uint16_t local_name_len = load_le<uint16_t>(local.data() + 26);
@@ -187,9 +187,10 @@ std::span<const std::byte> ZipArchive::data(const ZipEntry& e) const {
   const std::string& path = file_->path();
   if (e.flags & kFlagEncrypted) throw Error("{}: zip entry '{}' is encrypted; it cannot be read", path, e.name);
   if (e.method != 0)
-    throw Error("{}: zip entry '{}' is compressed (method {}); only stored entries are supported, as torch.save "
-                "writes them. Re-save the checkpoint with torch.save",
-                path, e.name, e.method);
+    throw Error(
+        "{}: zip entry '{}' is compressed (method {}); only stored entries are supported, as torch.save "
+        "writes them. Re-save the checkpoint with torch.save",
+        path, e.name, e.method);
   if (e.size != e.compressed_size)
     throw Error("{}: zip entry '{}' is stored but its sizes differ ({} vs {} bytes)", path, e.name, e.size,
                 e.compressed_size);

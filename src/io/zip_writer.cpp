@@ -12,8 +12,8 @@ namespace {
 
 constexpr uint32_t kMax32 = 0xffffffffu;
 constexpr uint16_t kMax16 = 0xffffu;
-constexpr uint16_t kVersion20 = 20;  // "version needed": stored entries
-constexpr uint16_t kVersion45 = 45;  // "version needed": ZIP64
+constexpr uint16_t kVersion20 = 20;                     // "version needed": stored entries
+constexpr uint16_t kVersion45 = 45;                     // "version needed": ZIP64
 constexpr uint16_t kDosDate = (0 << 9) | (1 << 5) | 1;  // 1980-01-01: fixed, so output is reproducible
 constexpr uint64_t kLocalHeaderSize = 30;
 constexpr uint64_t kCrcOffset = 14;  // within the local header
@@ -114,8 +114,8 @@ void ZipWriter::finish() {
     append_le<uint32_t>(h, 0x02014b50);
     append_le<uint16_t>(h, zip64 ? kVersion45 : kVersion20);  // made by
     append_le<uint16_t>(h, zip64 ? kVersion45 : kVersion20);  // needed
-    append_le<uint16_t>(h, 0);                                 // flags
-    append_le<uint16_t>(h, 0);                                 // stored
+    append_le<uint16_t>(h, 0);                                // flags
+    append_le<uint16_t>(h, 0);                                // stored
     append_le<uint16_t>(h, 0);
     append_le<uint16_t>(h, kDosDate);
     append_le<uint32_t>(h, e.crc);
