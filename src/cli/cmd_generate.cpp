@@ -10,6 +10,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "hub/resolve.h"
 #include "rwkv/generation.h"
 #include "rwkv/generator.h"
 #include "rwkv/sampler.h"
@@ -103,9 +104,17 @@ std::unique_ptr<Tokenizer> find_tokenizer(const Flags& f, const std::vector<std:
     fmt::print(stderr, "rwkv: vocabulary of 256: using the byte-level tokenizer\n");
     return make_byte_tokenizer();
   }
-  throw UsageError(
-      "no tokenizer: pass --tokenizer rwkv_vocab_v20230424.txt (the RWKV World vocab), or put that file next to {}",
-      weights.front());
+  // As the seed does: the World vocab of the --which entry, from the hub (or its cache).
+  try {
+    hub::WhichOverrides ov;
+    ov.weight_files = weights;
+    const auto resolved = hub::resolve_which(f.which, false, ov, hub::HubOptions::from_env());
+    return load_tokenizer(resolved.tokenizer);
+  } catch (const Error& e) {
+    throw UsageError("no tokenizer: pass --tokenizer rwkv_vocab_v20230424.txt (the RWKV World vocab) or put it next "
+                     "to {} (fetching it from the hub failed: {})",
+                     weights.front(), e.what());
+  }
 }
 
 // Chrome trace events (chrome://tracing, Perfetto), written when --tracing is on.
@@ -171,11 +180,20 @@ int cmd_generate(int argc, char** argv) {
   }
 
   std::vector<std::string> weights = split_files({f.weight_files});
-  if (weights.empty())
-    throw UsageError("--which {}: downloading models is not available yet; pass --weight-files (and --tokenizer)",
-                     f.which);
   for (const auto& w : weights) require_file(w, "--weight-files");
   if (!f.config_file.empty()) require_file(f.config_file, "--config-file");
+  if (weights.empty()) {
+    // --which: the registry's files from the Hugging Face hub (or its local cache).
+    hub::WhichOverrides ov;
+    if (!f.model_id.empty()) ov.model_id = f.model_id;
+    if (!f.revision.empty()) ov.revision = f.revision;
+    if (!f.tokenizer.empty()) ov.tokenizer = f.tokenizer;
+    if (!f.config_file.empty()) ov.config_file = f.config_file;
+    const auto resolved = hub::resolve_which(f.which, f.quantized, ov, hub::HubOptions::from_env());
+    for (const auto& p : resolved.weights) weights.push_back(p.string());
+    if (f.tokenizer.empty()) f.tokenizer = resolved.tokenizer.string();
+    if (resolved.config && mo.config_file.empty()) mo.config_file = resolved.config->string();
+  }
 
   auto model = Model::load(weights, mo);
   const HParams& hp = model->hparams();
