@@ -54,9 +54,10 @@ GenerationConfig greedy(std::vector<std::string> stops = {}, int64_t n = 100) {
   return c;
 }
 
-std::string run(Model& m, const Tokenizer& t, const GenerationConfig& c, GenerationStats* stats = nullptr) {
+std::string run(Model& m, const Tokenizer& t, const GenerationConfig& c, GenerationStats* stats = nullptr,
+                std::string_view prompt = "p") {
   std::string out;
-  auto s = generate(m, t, "p", c, [&](std::string_view text) { out += text; });
+  auto s = generate(m, t, prompt, c, [&](std::string_view text) { out += text; });
   if (stats) *stats = s;
   return out;
 }
@@ -147,8 +148,11 @@ TEST(Generator, EmptyPromptAndMismatchedVocabAreErrors) {
   auto bytes = make_byte_tokenizer();
   ScriptedModel m({}, 256);
   EXPECT_THROW(generate(m, *bytes, "", greedy(), [](std::string_view) {}), UsageError);
-  ScriptedModel small({}, 100);
+  ScriptedModel small({}, 100);  // 'p' is 112: outside this model's vocabulary
   EXPECT_THROW(generate(small, *bytes, "p", greedy(), [](std::string_view) {}), Error);
+  ScriptedModel fits({'A'}, 100);
+  EXPECT_EQ(run(fits, *bytes, greedy({}, 1), nullptr, "AB"), "A");  // "p" is outside, "AB" is not
+
 }
 
 }  // namespace
