@@ -16,6 +16,13 @@
 #include <immintrin.h>
 #endif
 
+// GCC 12 warns about the _mm512_undefined_* placeholders inside its own intrinsics (a false
+// positive) when they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace rwkv::cpu {
 
 namespace {

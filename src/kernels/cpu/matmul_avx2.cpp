@@ -3,15 +3,13 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/cpu/simd_target.h"
+
 #include <cstdint>
 
 #include "kernels/cpu/matmul.h"
 
-#pragma GCC push_options
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC target("avx2,fma,f16c")
+RWKV_SIMD_BEGIN("avx2,fma,f16c")
 
 namespace rwkv::cpu {
 namespace {
@@ -159,6 +157,5 @@ void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bo
 
 }  // namespace rwkv::cpu
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+RWKV_SIMD_END
 #endif  // __x86_64__

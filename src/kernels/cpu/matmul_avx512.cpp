@@ -1,18 +1,16 @@
-// AVX-512 matrix products (see matmul.h). Compiled for AVX-512 with a target pragma and only
-// called after a run-time CPU check; no std:: templates are used below the pragma.
+// AVX-512 matrix products (see matmul.h). Compiled for AVX-512 with RWKV_SIMD_BEGIN and only
+// called after a run-time CPU check; no std:: templates are used inside the region.
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "kernels/cpu/simd_target.h"
 
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/matmul.h"
 
-#pragma GCC push_options
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
+RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
 
 namespace rwkv::cpu {
 namespace {
@@ -287,6 +285,5 @@ void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat&
 
 }  // namespace rwkv::cpu
 
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+RWKV_SIMD_END
 #endif  // __x86_64__

@@ -3,10 +3,11 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "kernels/cpu/simd_target.h"
+
 #include "kernels/cpu/wkv.h"
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,fma")
+RWKV_SIMD_BEGIN("avx512f,fma")
 
 namespace rwkv::cpu {
 
@@ -25,5 +26,5 @@ void wkv56_heads_avx512(const Wkv56Args& a, int64_t h0, int64_t h1) { wkv56_impl
 
 }  // namespace rwkv::cpu
 
-#pragma GCC pop_options
+RWKV_SIMD_END
 #endif
