@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/vocab.h"
+
 namespace rwkv {
 
 class ByteTrie {
@@ -23,9 +25,9 @@ class ByteTrie {
     size_t length = 0;      // its length in bytes
   };
 
-  // Builds the trie of `keys` (token bytes, id). Keys must be non-empty; returns the pair of ids
-  // that share the same bytes if any (the caller reports it), else {kNoToken, kNoToken}.
-  std::pair<int32_t, int32_t> build(std::vector<std::pair<std::string_view, int32_t>> keys);
+  // Builds the trie of every token of `vocab` (which must outlive only this call). Returns a pair
+  // of ids with the same bytes if there is one (the caller reports it), else {kNoToken, kNoToken}.
+  std::pair<int32_t, int32_t> build(const Vocab& vocab);
 
   // The longest key that is a prefix of `text`.
   Match longest_prefix(std::string_view text) const {
@@ -45,15 +47,15 @@ class ByteTrie {
  private:
   static constexpr uint32_t kRoot = 0;
   static constexpr uint32_t kNone = 0;  // the root is never a child, so 0 can mean "no child"
-  static constexpr int32_t kNoTable = -1;
+  static constexpr uint16_t kNoTable = 0xFFFF;  // also bounds the number of tables
   static constexpr uint32_t kTableSize = 256;
   static constexpr uint16_t kAbsent = 0;
 
-  struct Node {
-    int32_t token = kNoToken;      // id of the key that ends here
+  struct Node {  // 12 bytes: the node array is most of the memory a load touches
+    int32_t token = kNoToken;   // id of the key that ends here
     uint32_t first_child = 0;
-    uint32_t child_count = 0;
-    int32_t table = kNoTable;     // index of this node's 256-entry child table, if it has one
+    uint16_t child_count = 0;   // at most 256
+    uint16_t table = kNoTable;  // index of this node's 256-entry child table, if it has one
   };
 
   // Gives the nodes with many children their 256-entry table.
