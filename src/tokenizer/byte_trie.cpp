@@ -20,10 +20,14 @@ class KeyBytes {
  public:
   explicit KeyBytes(const Vocab& vocab) : bytes_(vocab.bytes.data()), spans_(vocab.spans.data()) {}
   uint32_t length(int32_t id) const { return spans_[id].length; }
-  uint8_t byte_at(int32_t id, uint32_t depth) const { return static_cast<uint8_t>(bytes_[spans_[id].offset + depth]); }
+  uint8_t byte_at(int32_t id, uint32_t depth) const {
+    return static_cast<uint8_t>(bytes_[spans_[id].offset + depth]);
+  }
   // The byte at `depth` as 1..256, or 0 when the key ends there: sorting by it puts a key that
   // ends at this node first, then the others grouped by their next byte.
-  uint32_t rank_at(int32_t id, uint32_t depth) const { return length(id) == depth ? 0 : byte_at(id, depth) + 1u; }
+  uint32_t rank_at(int32_t id, uint32_t depth) const {
+    return length(id) == depth ? 0 : byte_at(id, depth) + 1u;
+  }
 
  private:
   const char* bytes_;
