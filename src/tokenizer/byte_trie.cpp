@@ -7,8 +7,8 @@ namespace rwkv {
 namespace {
 
 // Nodes with at least this many children get a 256-entry table instead of a label scan. Measured
-// on bench-1mb.txt against 4: 8 encodes ~8% slower and loads ~0.8 ms faster; 2 encodes ~3%
-// faster but needs 2.6x the memory and ~2.5 ms more to load (docs/PERFORMANCE.md).
+// on bench-1mb.txt against 4: 8 encodes ~30% slower and loads ~1 ms faster; 2 is no faster but
+// needs 3x the memory and ~5 ms more to load (docs/PERFORMANCE.md).
 constexpr uint32_t kTableMinChildren = 4;
 // Ranges of keys at least this long are grouped by a counting sort; shorter ones by std::sort,
 // whose insertion sort beats clearing 256 counters.
@@ -116,19 +116,18 @@ void ByteTrie::build_tables() {
   size_t count = 0;
   for (const Node& node : nodes_) count += node.child_count >= kTableMinChildren ? 1 : 0;
   count = std::min<size_t>(count, kNoTable);
-  tables_.assign(count * kTableSize, kAbsent);
+  tables_.assign(count * kTableSize, kNone);
   uint16_t next = 0;
   for (Node& node : nodes_) {
     if (node.child_count < kTableMinChildren || next == count) continue;
     node.table = next++;
-    uint16_t* table = tables_.data() + static_cast<size_t>(node.table) * kTableSize;
-    for (uint32_t rank = 0; rank < node.child_count; ++rank)
-      table[label_[node.first_child + rank]] = static_cast<uint16_t>(rank + 1);
+    uint32_t* table = tables_.data() + static_cast<size_t>(node.table) * kTableSize;
+    for (uint32_t c = node.first_child; c < node.first_child + node.child_count; ++c) table[label_[c]] = c;
   }
 }
 
 size_t ByteTrie::memory_bytes() const {
-  return nodes_.size() * sizeof(Node) + label_.size() * sizeof(uint8_t) + tables_.size() * sizeof(uint16_t);
+  return nodes_.size() * sizeof(Node) + label_.size() * sizeof(uint8_t) + tables_.size() * sizeof(uint32_t);
 }
 
 }  // namespace rwkv
