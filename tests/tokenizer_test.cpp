@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 
 #include "rwkv/tokenizer.h"
 #include "support/fixtures.h"
@@ -121,6 +122,19 @@ TEST(WorldTokenizer, BenchmarkTextMatchesManifestHash) {
   EXPECT_EQ(txt_tokenizer(vocab).decode(ids), text);
 }
 
+// Any bytes encode, and decode back to themselves.
+TEST(WorldTokenizer, RoundTripsRandomBytes) {
+  RWKV_TOKENIZER_OR_SKIP(vocab, "rwkv_vocab_v20230424.txt");
+  const auto& tok = txt_tokenizer(vocab);
+  std::mt19937 rng(3);
+  const std::string common = " \n\tetaoinshrd-#*\xE4\xBD\xA0\xF0\x9F";
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string bytes(rng() % 64, '\0');
+    for (char& c : bytes) c = rng() % 2 ? common[rng() % common.size()] : static_cast<char>(rng());
+    EXPECT_EQ(tok.decode(tok.encode(bytes)), bytes);
+  }
+}
+
 TEST(WorldTokenizer, VocabFactsAndSpecialIds) {
   RWKV_TOKENIZER_OR_SKIP(vocab, "rwkv_vocab_v20230424.txt");
   const auto& tok = txt_tokenizer(vocab);
@@ -194,7 +208,8 @@ TEST(WorldTokenizerJson, AgreesWithTxtWhereItCan) {
   }
   EXPECT_EQ(skipped, kCasesNeedingNonUtf8Tokens);
   // Invalid UTF-8 always needs a lost token.
-  for (const auto& row : read_jsonl(bytes_cases)) EXPECT_THROW(json.encode(unhex(row.at("hex").get<std::string>())), Error);
+  for (const auto& row : read_jsonl(bytes_cases))
+    EXPECT_THROW(json.encode(unhex(row.at("hex").get<std::string>())), Error);
 }
 
 TEST(ByteTokenizer, IdIsTheByteValue) {

@@ -37,7 +37,8 @@ std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv) {
 
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec) {
   auto tok = load_tokenizer(spec);
-  if (!tok->load_warning().empty()) std::fprintf(stderr, "rwkv: warning: %s\n", std::string(tok->load_warning()).c_str());
+  if (!tok->load_warning().empty())
+    std::fprintf(stderr, "rwkv: warning: %s\n", std::string(tok->load_warning()).c_str());
   return tok;
 }
 

@@ -26,8 +26,12 @@ struct Vocab {
   std::string source;       // the file name, for messages
   std::string warning;      // set when the file cannot represent the whole vocab (JSON)
 
-  bool has(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < spans.size() && spans[id].length > 0; }
-  std::string_view token(int32_t id) const { return std::string_view(bytes).substr(spans[id].offset, spans[id].length); }
+  bool has(int32_t id) const {
+    return id >= 0 && static_cast<size_t>(id) < spans.size() && spans[id].length > 0;
+  }
+  std::string_view token(int32_t id) const {
+    return std::string_view(bytes).substr(spans[id].offset, spans[id].length);
+  }
   // Records `token` as the bytes of `id` (the caller checks that `id` is new and in range).
   void add(int32_t id, std::string_view token) {
     if (static_cast<size_t>(id) >= spans.size()) spans.resize(static_cast<size_t>(id) + 1);

@@ -23,11 +23,7 @@ WorldTokenizer::WorldTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   // The World models have 65536 logits although the vocab ends at 65529; a larger vocab file
   // (not the World one) gets exactly one id per entry.
   vocab_size_ = std::max(kWorldVocabSize, static_cast<int32_t>(vocab_.spans.size()));
-  std::vector<std::pair<std::string_view, int32_t>> keys;
-  keys.reserve(vocab_.spans.size());
-  for (int32_t id = 0; id < static_cast<int32_t>(vocab_.spans.size()); ++id)
-    if (vocab_.has(id)) keys.emplace_back(vocab_.token(id), id);
-  const auto [a, b] = trie_.build(std::move(keys));
+  const auto [a, b] = trie_.build(vocab_);
   if (a != ByteTrie::kNoToken) throw Error("{}: ids {} and {} have the same bytes", vocab_.source, a, b);
 }
 

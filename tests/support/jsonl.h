@@ -32,7 +32,8 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
 inline std::string unhex(std::string_view hex) {
   if (hex.size() % 2) throw std::invalid_argument("odd-length hex string");
   std::string out(hex.size() / 2, '\0');
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<char>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
   return out;
 }
 
