@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/profiling_backend.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -17,6 +21,17 @@ Mat Workspace::get(int slot, int64_t T, int64_t cols) {
   return {b.data(), T, cols};
 }
 
+namespace {
+// The CPU backend; wrapped in the profiler when RWKV_PROFILE=1 (a per-operation time table on
+// stderr when the model is destroyed).
+std::unique_ptr<Backend> make_backend(const ModelOptions& options) {
+  auto b = make_cpu_backend({options.threads, std::nullopt, options.bf16_activations});
+  const char* profile = std::getenv("RWKV_PROFILE");
+  if (profile && std::string_view(profile) == "1") b = make_profiling_backend(std::move(b));
+  return b;
+}
+}  // namespace
+
 void EmbeddingAndHead::bind(WeightBinder& w, const HParams& hp) {
   emb = w.table("emb.weight", hp.vocab, hp.n_embd);
   ln0_g = w.vector("blocks.0.ln0.weight", hp.n_embd);
@@ -30,7 +45,7 @@ ModelBase::ModelBase(TensorMap tensors, const HParams& hp, const ModelOptions& o
     : hp_(hp),
       options_(options),
       tensors_(std::move(tensors)),
-      backend_(make_cpu_backend({options.threads, std::nullopt, options.bf16_activations})),
+      backend_(make_backend(options)),
       ops_(*backend_),
       weights_(tensors_, *backend_, options.dtype) {
   if (options_.chunk_size < 1) throw UsageError("chunk size must be at least 1, got {}", options_.chunk_size);

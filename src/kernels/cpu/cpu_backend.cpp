@@ -11,6 +11,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reference.h"
+#include "kernels/cpu/vec_ops.h"
 #include "kernels/cpu/wkv.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -83,14 +84,20 @@ class CpuBackend final : public Backend {
   }
 
   void layer_norm(const Mat& x, const Mat& y, const float* g, const float* b, float eps) override {
-    for_rows(x, [&](int64_t t) { ref::layer_norm_row(x.row(t), y.row(t), x.cols, g, b, eps); });
+    for_rows(x, [&](int64_t t) {
+      if (simd()) cpu::vec::layer_norm(x.row(t), y.row(t), static_cast<size_t>(x.cols), g, b, eps);
+      else ref::layer_norm_row(x.row(t), y.row(t), x.cols, g, b, eps);
+    });
   }
 
   void group_norm(const Mat& x, int64_t groups, const float* g, const float* b, float eps) override {
     const int64_t n = x.cols / groups;
     for_rows(x, [&](int64_t t) {
-      for (int64_t h = 0; h < groups; ++h)
-        ref::layer_norm_row(x.row(t) + h * n, x.row(t) + h * n, n, g + h * n, b + h * n, eps);
+      for (int64_t h = 0; h < groups; ++h) {
+        float* p = x.row(t) + h * n;
+        if (simd()) cpu::vec::layer_norm(p, p, static_cast<size_t>(n), g + h * n, b + h * n, eps);
+        else ref::layer_norm_row(p, p, n, g + h * n, b + h * n, eps);
+      }
     });
   }
 
@@ -101,94 +108,68 @@ class CpuBackend final : public Backend {
   }
 
   void token_shift(const Mat& x, float* prev, const Mat& delta) override {
-    const int64_t C = x.cols;
-    for (int64_t t = 0; t < x.rows; ++t) {
+    for_rows(x, [&](int64_t t) {
       const float* before = t == 0 ? prev : x.row(t - 1);
-      const float* cur = x.row(t);
-      float* d = delta.row(t);
-      for (int64_t i = 0; i < C; ++i) d[i] = before[i] - cur[i];
-    }
-    if (x.rows > 0) std::memcpy(prev, x.row(x.rows - 1), static_cast<size_t>(C) * sizeof(float));
+      if (simd()) cpu::vec::sub(before, x.row(t), delta.row(t), static_cast<size_t>(x.cols));
+      else ref::sub_row(before, x.row(t), delta.row(t), x.cols);
+    });
+    if (x.rows > 0) std::memcpy(prev, x.row(x.rows - 1), static_cast<size_t>(x.cols) * sizeof(float));
   }
 
   void lerp(const Mat& x, const Mat& delta, const float* mu, const Mat& out) override {
     for_rows(x, [&](int64_t t) {
-      const float *xt = x.row(t), *dt = delta.row(t);
-      float* o = out.row(t);
-      for (int64_t i = 0; i < x.cols; ++i) o[i] = xt[i] + dt[i] * mu[i];
+      if (simd()) cpu::vec::lerp(x.row(t), delta.row(t), mu, out.row(t), static_cast<size_t>(x.cols));
+      else ref::lerp_row(x.row(t), delta.row(t), mu, out.row(t), x.cols);
     });
   }
 
   void activate(const Mat& x, Activation act, const float* bias) override {
     for_rows(x, [&](int64_t t) {
-      float* p = x.row(t);
-      for (int64_t i = 0; i < x.cols; ++i) {
-        const float v = bias ? p[i] + bias[i] : p[i];
-        switch (act) {
-          case Activation::Identity: p[i] = v; break;
-          case Activation::Tanh: p[i] = std::tanh(v); break;
-          case Activation::Sigmoid: p[i] = 1.0f / (1.0f + std::exp(-v)); break;
-          case Activation::ReluSquare: p[i] = v > 0 ? v * v : 0.0f; break;
-          case Activation::Silu: p[i] = v / (1.0f + std::exp(-v)); break;
-          case Activation::ExpNegExp: p[i] = std::exp(-std::exp(v)); break;
-        }
-      }
+      if (simd()) cpu::vec::activate(act, x.row(t), bias, static_cast<size_t>(x.cols));
+      else ref::activate_row(act, x.row(t), bias, x.cols);
     });
   }
 
   void add(const Mat& y, const Mat& x) override {
     for_rows(y, [&](int64_t t) {
-      float* a = y.row(t);
-      const float* b = x.row(t);
-      for (int64_t i = 0; i < y.cols; ++i) a[i] += b[i];
+      if (simd()) cpu::vec::add(y.row(t), x.row(t), static_cast<size_t>(y.cols));
+      else ref::add_row(y.row(t), x.row(t), y.cols);
     });
   }
 
   void mul(const Mat& y, const Mat& x) override {
     for_rows(y, [&](int64_t t) {
-      float* a = y.row(t);
-      const float* b = x.row(t);
-      for (int64_t i = 0; i < y.cols; ++i) a[i] *= b[i];
+      if (simd()) cpu::vec::mul(y.row(t), x.row(t), static_cast<size_t>(y.cols));
+      else ref::mul_row(y.row(t), x.row(t), y.cols);
     });
   }
 
   void rwkv7_prepare(const Rwkv7Prep& p) override {
     const int64_t C = p.H * p.N;
-    // exp(-0.5): the decay's ceiling, w = exp(-exp(-0.5) * sigmoid(.)) keeps every w in (0.545, 1).
-    const float kDecayScale = std::exp(-0.5f);
     for_rows(Mat{p.k, p.T, C}, [&](int64_t t) {
       float *k = p.k + t * C, *a = p.a + t * C, *w = p.w + t * C, *kk = p.kk + t * C;
-      for (int64_t i = 0; i < C; ++i) kk[i] = k[i] * p.k_k[i];
-      for (int64_t h = 0; h < p.H; ++h) ref::l2_normalize_row(kk + h * p.N, p.N, kL2Eps);
-      for (int64_t i = 0; i < C; ++i) {
-        k[i] = k[i] * (1.0f + (a[i] - 1.0f) * p.k_a[i]);
-        const float s = 1.0f / (1.0f + std::exp(-(p.w0[i] + w[i])));
-        w[i] = std::exp(-kDecayScale * s);
-        const float removal = -kk[i], replacement = kk[i] * a[i];
-        kk[i] = removal;
-        a[i] = replacement;
-      }
+      if (simd())
+        cpu::vec::rwkv7_prepare(k, a, w, kk, p.k_k, p.k_a, p.w0, static_cast<size_t>(p.H), static_cast<size_t>(p.N));
+      else
+        ref::rwkv7_prepare_row(k, a, w, kk, p.k_k, p.k_a, p.w0, p.H, p.N);
     });
   }
 
   void rwkv7_value_residual(const Mat& v, const Mat& v_first, const Mat& gate) override {
     for_rows(v, [&](int64_t t) {
-      float* vt = v.row(t);
-      const float *f = v_first.row(t), *g = gate.row(t);
-      for (int64_t i = 0; i < v.cols; ++i) vt[i] += (f[i] - vt[i]) * g[i];
+      if (simd()) cpu::vec::value_residual(v.row(t), v_first.row(t), gate.row(t), static_cast<size_t>(v.cols));
+      else ref::value_residual_row(v.row(t), v_first.row(t), gate.row(t), v.cols);
     });
   }
 
   void rwkv7_bonus_and_gate(const Mat& y, const Mat& r, const Mat& k, const Mat& v, const float* r_k, const Mat& g,
                             int64_t H, int64_t N) override {
     for_rows(y, [&](int64_t t) {
-      float* yt = y.row(t);
-      const float *rt = r.row(t), *kt = k.row(t), *vt = v.row(t), *gt = g.row(t);
-      for (int64_t h = 0; h < H; ++h) {
-        float bonus = 0.0f;
-        for (int64_t i = h * N; i < (h + 1) * N; ++i) bonus += rt[i] * kt[i] * r_k[i];
-        for (int64_t i = h * N; i < (h + 1) * N; ++i) yt[i] = (yt[i] + bonus * vt[i]) * gt[i];
-      }
+      if (simd())
+        cpu::vec::bonus_and_gate(y.row(t), r.row(t), k.row(t), v.row(t), r_k, g.row(t), static_cast<size_t>(H),
+                                 static_cast<size_t>(N));
+      else
+        ref::bonus_and_gate_row(y.row(t), r.row(t), k.row(t), v.row(t), r_k, g.row(t), H, N);
     });
   }
 
@@ -215,6 +196,9 @@ class CpuBackend final : public Backend {
 
  private:
   static constexpr float kL2Eps = 1e-12f;  // F.normalize's default eps
+
+  // The Highway kernels for every ISA but Scalar, which keeps to the reference loops.
+  bool simd() const { return isa_ != cpu::Isa::Scalar; }
 
   // Heads per task: all of them (one thread) when the recurrence is too small to split.
   static int64_t heads_grain(int64_t T, int64_t H, int64_t N) { return T * H * N * N < kParallelMatmul ? H : 1; }

@@ -53,6 +53,64 @@ void layer_norm_row(const float* x, float* y, int64_t n, const float* g, const f
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * g[i] + b[i];
 }
 
+void activate_row(Activation act, float* p, const float* bias, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = bias ? p[i] + bias[i] : p[i];
+    switch (act) {
+      case Activation::Identity: p[i] = v; break;
+      case Activation::Tanh: p[i] = std::tanh(v); break;
+      case Activation::Sigmoid: p[i] = 1.0f / (1.0f + std::exp(-v)); break;
+      case Activation::ReluSquare: p[i] = v > 0 ? v * v : 0.0f; break;
+      case Activation::Silu: p[i] = v / (1.0f + std::exp(-v)); break;
+      case Activation::ExpNegExp: p[i] = std::exp(-std::exp(v)); break;
+    }
+  }
+}
+
+void lerp_row(const float* x, const float* delta, const float* mu, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] + delta[i] * mu[i];
+}
+void sub_row(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i];
+}
+void add_row(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+void mul_row(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= x[i];
+}
+
+void rwkv7_prepare_row(float* k, float* a, float* w, float* kk, const float* k_k, const float* k_a, const float* w0,
+                       int64_t H, int64_t N) {
+  // exp(-0.5): the decay's ceiling; w = exp(-exp(-0.5) * sigmoid(.)) keeps every w in (0.545, 1).
+  const float kDecayScale = std::exp(-0.5f);
+  constexpr float kL2Eps = 1e-12f;  // F.normalize's default
+  const int64_t C = H * N;
+  for (int64_t i = 0; i < C; ++i) kk[i] = k[i] * k_k[i];
+  for (int64_t h = 0; h < H; ++h) l2_normalize_row(kk + h * N, N, kL2Eps);
+  for (int64_t i = 0; i < C; ++i) {
+    k[i] = k[i] * (1.0f + (a[i] - 1.0f) * k_a[i]);
+    const float s = 1.0f / (1.0f + std::exp(-(w0[i] + w[i])));
+    w[i] = std::exp(-kDecayScale * s);
+    const float removal = -kk[i], replacement = kk[i] * a[i];
+    kk[i] = removal;
+    a[i] = replacement;
+  }
+}
+
+void value_residual_row(float* v, const float* v_first, const float* gate, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) v[i] += (v_first[i] - v[i]) * gate[i];
+}
+
+void bonus_and_gate_row(float* y, const float* r, const float* k, const float* v, const float* r_k, const float* g,
+                        int64_t H, int64_t N) {
+  for (int64_t h = 0; h < H; ++h) {
+    float bonus = 0.0f;
+    for (int64_t i = h * N; i < (h + 1) * N; ++i) bonus += r[i] * k[i] * r_k[i];
+    for (int64_t i = h * N; i < (h + 1) * N; ++i) y[i] = (y[i] + bonus * v[i]) * g[i];
+  }
+}
+
 void l2_normalize_row(float* x, int64_t n, float eps) {
   double ss = 0;
   for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];

@@ -16,6 +16,17 @@ void row_to_f32(DType dtype, const std::byte* row, int64_t n, float* out);
 void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 
 void layer_norm_row(const float* x, float* y, int64_t n, const float* g, const float* b, float eps);
+// The row-wise elementwise ops of the Backend (one token each).
+void activate_row(Activation act, float* x, const float* bias, int64_t n);
+void lerp_row(const float* x, const float* delta, const float* mu, float* out, int64_t n);
+void sub_row(const float* a, const float* b, float* out, int64_t n);
+void add_row(float* y, const float* x, int64_t n);
+void mul_row(float* y, const float* x, int64_t n);
+void rwkv7_prepare_row(float* k, float* a, float* w, float* kk, const float* k_k, const float* k_a, const float* w0,
+                       int64_t H, int64_t N);
+void value_residual_row(float* v, const float* v_first, const float* gate, int64_t n);
+void bonus_and_gate_row(float* y, const float* r, const float* k, const float* v, const float* r_k, const float* g,
+                        int64_t H, int64_t N);
 void l2_normalize_row(float* x, int64_t n, float eps);
 
 // z = u @ M with M an [n][n] row-major matrix.
