@@ -65,7 +65,8 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--arch", arch, "override the detected architecture");
   app.add_flag("--bf16-prefill", bf16_prefill, "bf16 activations in prompt GEMMs with bf16 weights (faster, ~1e-2 logits)");
   app.add_flag("--machine", machine, "also probe read bandwidth and arithmetic peaks");
-  app.add_flag("--huge-pages", huge_pages, "probe bandwidth on 2 MiB pages (as the weights get with --huge-pages)");
+  app.add_flag("--huge-pages", huge_pages,
+               "weights copied onto 2 MiB pages at load (and the bandwidth probe on such pages)");
   app.add_flag("--json", json, "print one JSON object");
   if (auto rc = parse_args(app, argc, argv)) return *rc;
   if (weights.empty() && !machine) throw UsageError("bench: give --weights FILE (and/or --machine)");
@@ -80,6 +81,7 @@ int cmd_bench(int argc, char** argv) {
     opt.threads = threads;
     opt.chunk_size = chunk;
     opt.bf16_activations = bf16_prefill;
+    opt.huge_pages = huge_pages;
     auto t0 = Clock::now();
     auto model = Model::load(split_files(weights), opt);
     const double load_s = seconds_since(t0);

@@ -1,6 +1,9 @@
 // The CPU backend: host memory, one persistent thread pool, and the kernels of kernels/cpu.
 // Work is split across threads by output rows (matmul), heads (WKV) or tokens (row-wise ops);
 // small elementwise work runs on the calling thread, where a fork/join would cost more than it saves.
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -26,16 +29,48 @@ constexpr int64_t kParallelElementwise = 1 << 15;
 // Matrix products below this many multiply-adds run on one thread.
 constexpr int64_t kParallelMatmul = 1 << 16;
 
+// Bump allocation in regions of 2 MiB-aligned memory advised to use transparent huge pages.
+class HugePageArena {
+ public:
+  ~HugePageArena() {
+    for (auto& r : regions_) std::free(r.base);
+  }
+  std::byte* allocate(size_t bytes) {
+    bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    if (regions_.empty() || regions_.back().used + bytes > regions_.back().size) {
+      const size_t size = std::max(kRegion, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+      void* p = std::aligned_alloc(kHugePage, size);
+      if (!p) throw Error("out of memory allocating {} bytes for weights", size);
+      madvise(p, size, MADV_HUGEPAGE);
+      regions_.push_back({static_cast<std::byte*>(p), size, 0});
+    }
+    Region& r = regions_.back();
+    std::byte* out = r.base + r.used;
+    r.used += bytes;
+    return out;
+  }
+
+ private:
+  static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kRegion = size_t{256} << 20;
+  struct Region {
+    std::byte* base;
+    size_t size, used;
+  };
+  std::vector<Region> regions_;
+};
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& o)
       : pool_(o.threads > 0 ? o.threads : ThreadPool::physical_cores()),
         isa_(o.isa.value_or(cpu::active_isa())),
-        bf16_activations_(o.bf16_activations) {}
+        bf16_activations_(o.bf16_activations),
+        huge_pages_(o.huge_pages) {}
 
   std::string name() const override {
     return "cpu " + std::string(cpu::isa_name(isa_)) + ", " + std::to_string(pool_.size()) + " threads" +
-           (bf16_activations_ ? ", bf16 GEMM activations" : "");
+           (bf16_activations_ ? ", bf16 GEMM activations" : "") + (huge_pages_ ? ", weights on 2 MiB pages" : "");
   }
 
   float* allocate(size_t n) override {
@@ -50,7 +85,15 @@ class CpuBackend final : public Backend {
   void fill_zero(float* p, size_t n) override { std::memset(p, 0, n * sizeof(float)); }
   void upload(float* dst, const float* host, size_t n) override { copy(dst, host, n); }
   void download(float* host, const float* src, size_t n) override { copy(host, src, n); }
-  WeightMatrix upload_weight(const WeightMatrix& host) override { return host; }
+  WeightMatrix upload_weight(const WeightMatrix& host) override {
+    if (!huge_pages_) return host;  // zero-copy: the matrix stays where the file is mapped
+    WeightMatrix w = host;
+    const size_t bytes = static_cast<size_t>(host.rows * host.row_bytes);
+    std::byte* dst = weight_arena_.allocate(bytes);
+    std::memcpy(dst, host.data, bytes);
+    w.data = dst;
+    return w;
+  }
   const float* upload_param(std::span<const float> host) override {
     std::lock_guard<std::mutex> lock(params_mutex_);
     params_.emplace_back(host.begin(), host.end());
@@ -223,6 +266,8 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   cpu::Isa isa_;
   bool bf16_activations_;
+  bool huge_pages_;
+  HugePageArena weight_arena_;
   cpu::PackedActivations packed_;
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows

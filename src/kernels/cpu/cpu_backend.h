@@ -15,6 +15,10 @@ struct CpuBackendOptions {
   // Sequence-path GEMMs with bf16 weights round the activations to bf16 and use the AVX512_BF16
   // dot products (about twice the throughput; ~3 significant digits, like llama.cpp's BF16 path).
   bool bf16_activations = false;
+  // Copy weight matrices into memory backed by 2 MiB pages (transparent huge pages) instead of
+  // reading them from the file mapping's 4 KiB pages: fewer TLB misses when a decode step streams
+  // every weight. Costs one copy at load (the file's pages can then leave the page cache).
+  bool huge_pages = false;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options);
