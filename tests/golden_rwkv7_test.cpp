@@ -2,6 +2,7 @@
 // file of each fixture, both forward paths and both run-time dtypes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <tuple>
 
 #include "support/fixtures.h"
@@ -69,6 +70,38 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TrainedTiny7,
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return s;
                          });
+
+}  // namespace
+}  // namespace rwkv::test
+
+namespace rwkv::test {
+namespace {
+
+// Prompt processing with bf16 activations in the matrix products (the default of text generation
+// for bf16 weights) is not exact: measured 0.045-0.057 max |diff| on these fixtures (logits range
+// about +-11; the official code in bf16 is 0.14-0.39 off). Bounded here at 0.1, with the argmax
+// kept at 90% of positions or more.
+TEST(Rwkv7Bf16Prefill, StaysCloseToTheOfficialLogits) {
+  for (const char* name : {"rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny"}) {
+    GoldenCase c;
+    if (!load_golden_case(name, &c)) GTEST_SKIP() << "fixture " << name << " not found";
+    ModelOptions opt;
+    opt.bf16_activations = true;
+    auto model = Model::load({(c.dir / "model-bf16.pth").string()}, opt);
+    const auto got = run_logits(*model, c.tokens, "seq");
+    const auto want = read_f32(c.dir / "logits.f32");
+    EXPECT_LE(max_abs_diff(got, want), 0.1) << name;
+    const size_t V = static_cast<size_t>(c.vocab);
+    int agree = 0;
+    for (size_t t = 0; t < c.tokens.size(); ++t) {
+      auto row = [&](const std::vector<float>& v) {
+        return std::max_element(v.begin() + t * V, v.begin() + (t + 1) * V) - (v.begin() + t * V);
+      };
+      agree += row(got) == row(want);
+    }
+    EXPECT_GE(agree, static_cast<int>(0.9 * c.tokens.size())) << name;
+  }
+}
 
 }  // namespace
 }  // namespace rwkv::test

@@ -102,9 +102,9 @@ class CpuBackend final : public Backend {
 
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) override {
     check_matmul(w, x, y);
-    // Split by output rows, in multiples of 8 (the kernels' row blocks); small products stay on
+    // Split by output rows, in multiples of 24 (the kernels' row blocks are 8 or 12); small products stay on
     // one thread, where a fork/join would cost more than it saves.
-    const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 8;
+    const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
     if (cpu::use_gemm(isa_, x.rows)) {
       const bool bf16 = bf16_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
       cpu::pack_activations(x, bf16, packed_);

@@ -103,7 +103,9 @@ void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, 
 }
 
 // ---- GEMM: MR weight rows x 32 tokens per micro-tile, vectorised over tokens ----
-constexpr int kMr = 8;            // weight rows per micro-tile (broadcast operands)
+// 12 weight rows x 2 vectors of tokens = 24 accumulators (of 32 registers): per k, 2 vector loads
+// and 12 broadcasts feed 24 multiply-adds.
+constexpr int kMr = 12;
 constexpr int64_t kNb = kTokenBlock;  // tokens per micro-tile: two 16-lane vectors
 
 // Writes acc (weight row r, tokens 16*h + lane) into y[t][o + r] for the valid tokens.
@@ -143,6 +145,13 @@ void gemm_tiles_f32(const float* wf, int64_t K, const PackedView& x, const Mat& 
   }
 }
 
+// The tile functions by row count (row blocks at the end of a slice are shorter).
+using F32Tiles = void (*)(const float*, int64_t, const PackedView&, const Mat&, bool, int64_t);
+constexpr F32Tiles kF32Tiles[kMr + 1] = {
+    nullptr,           gemm_tiles_f32<1>, gemm_tiles_f32<2>,  gemm_tiles_f32<3>,  gemm_tiles_f32<4>,
+    gemm_tiles_f32<5>, gemm_tiles_f32<6>, gemm_tiles_f32<7>,  gemm_tiles_f32<8>,  gemm_tiles_f32<9>,
+    gemm_tiles_f32<10>, gemm_tiles_f32<11>, gemm_tiles_f32<12>};
+
 // Widens `mr` weight rows to f32 into wf [mr][K] (once per row block, reused for every token block).
 template <DType D>
 void widen_rows(const WeightMatrix& w, int64_t o, int mr, float* wf) {
@@ -168,8 +177,7 @@ void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool acc
     const float* rows = wf;
     if constexpr (D == DType::F32) {
       if (mr == kMr) {
-        // f32 rows are used in place: gather the 8 rows' pointers into a contiguous view only
-        // when they are contiguous (always, in the Linear layout) — rows are K floats apart.
+        // f32 rows are used in place: in the Linear layout consecutive rows are K floats apart.
         rows = reinterpret_cast<const float*>(w.row(o));
       } else {
         widen_rows<D>(w, o, mr, wf);
@@ -177,16 +185,7 @@ void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool acc
     } else {
       widen_rows<D>(w, o, mr, wf);
     }
-    switch (mr) {
-      case 8: gemm_tiles_f32<8>(rows, K, x, y, accumulate, o); break;
-      case 7: gemm_tiles_f32<7>(rows, K, x, y, accumulate, o); break;
-      case 6: gemm_tiles_f32<6>(rows, K, x, y, accumulate, o); break;
-      case 5: gemm_tiles_f32<5>(rows, K, x, y, accumulate, o); break;
-      case 4: gemm_tiles_f32<4>(rows, K, x, y, accumulate, o); break;
-      case 3: gemm_tiles_f32<3>(rows, K, x, y, accumulate, o); break;
-      case 2: gemm_tiles_f32<2>(rows, K, x, y, accumulate, o); break;
-      default: gemm_tiles_f32<1>(rows, K, x, y, accumulate, o); break;
-    }
+    kF32Tiles[mr](rows, K, x, y, accumulate, o);
   }
 }
 
@@ -214,6 +213,12 @@ void gemm_tiles_bf16(const uint32_t* const* wrows, const PackedView& x, const Ma
     store_tile(acc, MR, y, accumulate, o, t0, x.T - t0 < kNb ? x.T - t0 : kNb);
   }
 }
+
+using Bf16Tiles = void (*)(const uint32_t* const*, const PackedView&, const Mat&, bool, int64_t);
+constexpr Bf16Tiles kBf16Tiles[kMr + 1] = {
+    nullptr,            gemm_tiles_bf16<1>, gemm_tiles_bf16<2>,  gemm_tiles_bf16<3>,  gemm_tiles_bf16<4>,
+    gemm_tiles_bf16<5>, gemm_tiles_bf16<6>, gemm_tiles_bf16<7>,  gemm_tiles_bf16<8>,  gemm_tiles_bf16<9>,
+    gemm_tiles_bf16<10>, gemm_tiles_bf16<11>, gemm_tiles_bf16<12>};
 
 }  // namespace
 
@@ -270,16 +275,7 @@ void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat&
         rows[r] = reinterpret_cast<const uint32_t*>(w.row(o + r));
       }
     }
-    switch (mr) {
-      case 8: gemm_tiles_bf16<8>(rows, x, y, accumulate, o); break;
-      case 7: gemm_tiles_bf16<7>(rows, x, y, accumulate, o); break;
-      case 6: gemm_tiles_bf16<6>(rows, x, y, accumulate, o); break;
-      case 5: gemm_tiles_bf16<5>(rows, x, y, accumulate, o); break;
-      case 4: gemm_tiles_bf16<4>(rows, x, y, accumulate, o); break;
-      case 3: gemm_tiles_bf16<3>(rows, x, y, accumulate, o); break;
-      case 2: gemm_tiles_bf16<2>(rows, x, y, accumulate, o); break;
-      default: gemm_tiles_bf16<1>(rows, x, y, accumulate, o); break;
-    }
+    kBf16Tiles[mr](rows, x, y, accumulate, o);
   }
 }
 
