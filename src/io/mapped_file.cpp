@@ -37,6 +37,9 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     }
     f->data_ = static_cast<const std::byte*>(p);
     f->mapped_ = true;
+    // Start reading the whole file into the page cache in the background: a model is read in
+    // full soon after loading, and token ids touch embedding rows at random.
+    ::madvise(p, f->size_, MADV_WILLNEED);
   }
   ::close(fd);
   return f;
