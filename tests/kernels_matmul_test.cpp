@@ -59,7 +59,7 @@ TEST_P(MatmulKernels, MatchReferenceForAllShapesAndTokenCounts) {
         ref::matmul(w, x, Mat{y_ref.data(), T, c.rows}, accumulate, 0, c.rows);
         if (use_gemm(isa, T)) {
           PackedActivations p;
-          pack_activations(x, false, p);
+          pack_activations(isa, x, false, p);
           // split the rows in two slices like two threads would
           gemm_rows(isa, w, p, Mat{y.data(), T, c.rows}, accumulate, 0, c.rows / 2);
           gemm_rows(isa, w, p, Mat{y.data(), T, c.rows}, accumulate, c.rows / 2, c.rows);
@@ -106,7 +106,7 @@ TEST(MatmulKernels, Bf16ActivationGemmMatchesRoundedReference) {
       for (float& v : rounded) v = bf16_to_f32(f32_to_bf16(v));
       ref::matmul(w, Mat{rounded.data(), T, c.cols}, Mat{y_ref.data(), T, c.rows}, false, 0, c.rows);
       PackedActivations p;
-      pack_activations(Mat{xs.data(), T, c.cols}, true, p);
+      pack_activations(Isa::Avx512Bf16, Mat{xs.data(), T, c.cols}, true, p);
       gemm_rows(Isa::Avx512Bf16, w, p, Mat{y.data(), T, c.rows}, false, 0, c.rows);
       for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-3) << c.rows << "x" << c.cols << " T=" << T;
     }

@@ -115,7 +115,9 @@ class CpuBackend final : public Backend {
     const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
     if (cpu::use_gemm(isa_, x.rows)) {
       const bool bf16 = bf16_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
-      cpu::pack_activations(x, bf16, packed_);
+      cpu::prepare_packing(x.rows, x.cols, bf16, packed_);
+      pool_.parallel_for(cpu::token_blocks(packed_), 1,
+                         [&](int64_t b0, int64_t b1) { cpu::pack_activations(isa_, x, packed_, b0, b1); });
       pool_.parallel_for(w.rows, grain, [&](int64_t o0, int64_t o1) {
         cpu::gemm_rows(isa_, w, packed_, y, accumulate, o0, o1);
       });

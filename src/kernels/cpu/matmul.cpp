@@ -15,31 +15,49 @@ constexpr int64_t kGemmMinTokens = 6;
 
 bool use_gemm(Isa isa, int64_t T) { return isa != Isa::Scalar && T >= kGemmMinTokens; }
 
-void pack_activations(const Mat& x, bool to_bf16, PackedActivations& out) {
-  const int64_t T = x.rows, K = x.cols, blocks = (T + kTokenBlock - 1) / kTokenBlock;
+void prepare_packing(int64_t T, int64_t K, bool to_bf16, PackedActivations& out) {
+  const int64_t blocks = (T + kTokenBlock - 1) / kTokenBlock;
   out.T = T;
   out.K = K;
   out.use_bf16 = to_bf16;
-  if (!to_bf16) {
-    out.f32.assign(static_cast<size_t>(blocks * K * kTokenBlock), 0.0f);
-    for (int64_t t = 0; t < T; ++t) {
-      float* dst = out.f32.data() + (t / kTokenBlock) * K * kTokenBlock + (t % kTokenBlock);
-      const float* src = x.row(t);
-      for (int64_t k = 0; k < K; ++k) dst[k * kTokenBlock] = src[k];
-    }
-    return;
-  }
   out.k_pairs = (K + 1) / 2;
-  out.bf16.assign(static_cast<size_t>(blocks * out.k_pairs * kTokenBlock), 0u);
-  for (int64_t t = 0; t < T; ++t) {
-    uint32_t* dst = out.bf16.data() + (t / kTokenBlock) * out.k_pairs * kTokenBlock + (t % kTokenBlock);
-    const float* src = x.row(t);
-    for (int64_t p = 0; p < out.k_pairs; ++p) {
-      const uint32_t lo = f32_to_bf16(src[2 * p]);
-      const uint32_t hi = 2 * p + 1 < K ? f32_to_bf16(src[2 * p + 1]) : 0u;
-      dst[p * kTokenBlock] = lo | (hi << 16);
+  // resize, not assign: every element is written by pack_activations
+  if (to_bf16) out.bf16.resize(static_cast<size_t>(blocks * out.k_pairs * kTokenBlock));
+  else out.f32.resize(static_cast<size_t>(blocks * K * kTokenBlock));
+}
+
+int64_t token_blocks(const PackedActivations& p) { return (p.T + kTokenBlock - 1) / kTokenBlock; }
+
+void pack_activations(Isa isa, const Mat& x, PackedActivations& out, int64_t b0, int64_t b1) {
+  const int64_t T = out.T, K = out.K;
+#if defined(__x86_64__)
+  if (isa >= Isa::Avx512) {
+    if (!out.use_bf16) return pack_f32_avx512(x.data, x.cols, T, K, out.f32.data(), b0, b1);
+    if (isa == Isa::Avx512Bf16) return pack_bf16_avx512bf16(x.data, x.cols, T, K, out.bf16.data(), b0, b1);
+  }
+#endif
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t i = 0; i < kTokenBlock; ++i) {
+      const int64_t t = b * kTokenBlock + i;
+      const float* src = t < T ? x.row(t) : nullptr;  // padding tokens are zero
+      if (!out.use_bf16) {
+        float* dst = out.f32.data() + b * K * kTokenBlock + i;
+        for (int64_t k = 0; k < K; ++k) dst[k * kTokenBlock] = src ? src[k] : 0.0f;
+      } else {
+        uint32_t* dst = out.bf16.data() + b * out.k_pairs * kTokenBlock + i;
+        for (int64_t p = 0; p < out.k_pairs; ++p) {
+          const uint32_t lo = src ? f32_to_bf16(src[2 * p]) : 0u;
+          const uint32_t hi = src && 2 * p + 1 < K ? f32_to_bf16(src[2 * p + 1]) : 0u;
+          dst[p * kTokenBlock] = lo | (hi << 16);
+        }
+      }
     }
   }
+}
+
+void pack_activations(Isa isa, const Mat& x, bool to_bf16, PackedActivations& out) {
+  prepare_packing(x.rows, x.cols, to_bf16, out);
+  pack_activations(isa, x, out, 0, token_blocks(out));
 }
 
 void matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {

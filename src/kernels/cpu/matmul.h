@@ -38,7 +38,13 @@ struct PackedView {
 
 // Whether y = x W^T with x of T rows should go through the packed GEMM (else the matvec).
 bool use_gemm(Isa isa, int64_t T);
-void pack_activations(const Mat& x, bool to_bf16, PackedActivations& out);
+// Sizes `out` for x [T][K]; then pack_activations fills token blocks [b0, b1) (the backend
+// splits the blocks across threads). The whole of every block is written, padding included.
+void prepare_packing(int64_t T, int64_t K, bool to_bf16, PackedActivations& out);
+int64_t token_blocks(const PackedActivations& p);
+void pack_activations(Isa isa, const Mat& x, PackedActivations& out, int64_t b0, int64_t b1);
+// All blocks, on this thread (tests).
+void pack_activations(Isa isa, const Mat& x, bool to_bf16, PackedActivations& out);
 
 // Rows [o0, o1) of the product; the caller splits rows across threads.
 void matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
@@ -52,5 +58,8 @@ void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bo
 void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
                           int64_t o1);
+// Packing of token blocks [b0, b1) of x (ldx floats between rows) into `dst` (PackedView layout).
+void pack_f32_avx512(const float* x, int64_t ldx, int64_t T, int64_t K, float* dst, int64_t b0, int64_t b1);
+void pack_bf16_avx512bf16(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* dst, int64_t b0, int64_t b1);
 
 }  // namespace rwkv::cpu

@@ -220,6 +220,81 @@ constexpr Bf16Tiles kBf16Tiles[kMr + 1] = {
     gemm_tiles_bf16<5>, gemm_tiles_bf16<6>, gemm_tiles_bf16<7>,  gemm_tiles_bf16<8>,  gemm_tiles_bf16<9>,
     gemm_tiles_bf16<10>, gemm_tiles_bf16<11>, gemm_tiles_bf16<12>};
 
+
+// ---- Packing activations: 16 x 16 transposes of 32-bit values ----
+
+// Transposes 16 rows of 16 lanes in place: afterwards r[j] holds lane j of every input row.
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
+
+}  // namespace
+
+void pack_f32_avx512(const float* x, int64_t ldx, int64_t T, int64_t K, float* dst, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t h = 0; h < kNb; h += 16) {  // two halves of 16 tokens
+      const int64_t t0 = b * kNb + h;
+      for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const __mmask16 m = first_lanes(K - k0);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = t0 + i < T ? _mm512_maskz_loadu_ps(m, x + (t0 + i) * ldx + k0) : _mm512_setzero_ps();
+        transpose16(r);
+        const int64_t nk = K - k0 < 16 ? K - k0 : 16;
+        for (int64_t j = 0; j < nk; ++j) _mm512_storeu_ps(dst + b * K * kNb + (k0 + j) * kNb + h, r[j]);
+      }
+    }
+}
+
+void pack_bf16_avx512bf16(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* dst, int64_t b0, int64_t b1) {
+  const int64_t pairs = (K + 1) / 2;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t h = 0; h < kNb; h += 16) {
+      const int64_t t0 = b * kNb + h;
+      for (int64_t k0 = 0; k0 < K; k0 += 32) {  // 16 pairs of k per step
+        const __mmask16 lo_m = first_lanes(K - k0), hi_m = first_lanes(K - k0 - 16);
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) {
+          if (t0 + i >= T) {
+            r[i] = _mm512_setzero_ps();
+            continue;
+          }
+          const float* row = x + (t0 + i) * ldx + k0;
+          const __m512 lo = _mm512_maskz_loadu_ps(lo_m, row);
+          const __m512 hi = K - k0 > 16 ? _mm512_maskz_loadu_ps(hi_m, row + 16) : _mm512_setzero_ps();
+          // 32 bf16 in k order = 16 (k even, k odd) pairs, rounded to nearest even
+          r[i] = _mm512_castsi512_ps(reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+        }
+        transpose16(r);
+        const int64_t p0 = k0 / 2, np = pairs - p0 < 16 ? pairs - p0 : 16;
+        for (int64_t j = 0; j < np; ++j)
+          _mm512_storeu_ps(reinterpret_cast<float*>(dst + b * pairs * kNb + (p0 + j) * kNb + h), r[j]);
+      }
+    }
+}
+
+namespace {
 }  // namespace
 
 void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
