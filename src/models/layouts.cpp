@@ -112,29 +112,4 @@ Layout normalize_layout(TensorMap& t) {
   return Layout::Official;
 }
 
-void rename_tensor(TensorMap& t, const std::string& from, const std::string& to) {
-  TensorView v = t.get(from);
-  if (t.contains(to))
-    throw Error("{}: tensor '{}' would be renamed to '{}', which is already present", t.source(), from, to);
-  t.erase(from);
-  v.name = to;
-  t.add(std::move(v));
-}
-
-void reshape_tensor(TensorMap& t, const std::string& name, const Shape& shape) {
-  TensorView v = t.get(name);
-  if (shape_numel(shape) != v.numel())
-    throw Error("{}: tensor '{}' has shape {} ({} elements), expected {} elements for shape {}", t.source(), name,
-                shape_str(v.shape), v.numel(), shape_numel(shape), shape_str(shape));
-  t.erase(name);
-  v.shape = shape;
-  t.add(std::move(v));
-}
-
-void replace_bytes(TensorMap& t, const std::string& name, const Shape& shape, std::vector<std::byte> bytes) {
-  const DType dtype = t.get(name).dtype;
-  t.erase(name);
-  t.add_owned(name, dtype, shape, std::move(bytes));
-}
-
 }  // namespace rwkv

@@ -39,10 +39,17 @@ void undo_rwkvcpp_conversion(TensorMap& t);
 std::string find_hf_config(const std::string& weights_path);
 void check_hf_config(const std::string& config_path, const HParams& hp, const std::string& weights_source);
 
-// Small TensorMap edits shared by the layout steps. All keep the bytes where they are except
-// `replace_bytes`, which installs a converted copy.
+// Small TensorMap edits shared by the layout steps (layout_edits.cpp). Renames and reshapes keep
+// the bytes where they are; `replace_bytes` installs a converted copy; transposes copy, and widen
+// a quantized tensor to f32 first (blocks cannot be transposed).
 void rename_tensor(TensorMap& t, const std::string& from, const std::string& to);
 void reshape_tensor(TensorMap& t, const std::string& name, const Shape& shape);  // same element count
 void replace_bytes(TensorMap& t, const std::string& name, const Shape& shape, std::vector<std::byte> bytes);
+void widen_to_f32(TensorMap& t, const std::string& name);  // a quantized tensor -> f32; floats unchanged
+void transpose_2d(TensorMap& t, const std::string& name);        // (d0, d1) -> (d1, d0)
+void transpose_last_two(TensorMap& t, const std::string& name);  // (n, d1, d2) -> (n, d2, d1)
+// A (n, 1, .., C) tensor of n stacked vectors -> n tensors `parts[i]` of shape (1, 1, C), views
+// of its bytes.
+void split_stacked(TensorMap& t, const std::string& name, const std::vector<std::string>& parts);
 
 }  // namespace rwkv
