@@ -9,6 +9,9 @@
 
 namespace rwkv {
 
+// The GGUF metadata key in which our files (`rwkv quantize`) name their architecture.
+inline constexpr const char* kArchKey = "rwkv.arch";
+
 // Number of layers: the count of blocks.N.ln1.weight, checked to be 0..n-1 without gaps.
 int64_t count_layers(const TensorMap& t);
 

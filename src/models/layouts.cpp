@@ -1,4 +1,5 @@
-// Layout detection and the Hugging Face renaming (table-driven); rwkv.cpp's is in rwkvcpp_layout.cpp.
+// Layout detection and the Hugging Face renaming (table-driven); rwkv.cpp's is in rwkvcpp_layout.cpp,
+// llama.cpp's in gguf_layout.cpp.
 #include "models/layouts.h"
 
 #include <algorithm>
@@ -95,6 +96,7 @@ std::string_view layout_name(Layout l) {
     case Layout::Official: return "official";
     case Layout::HuggingFace: return "Hugging Face";
     case Layout::RwkvCpp: return "rwkv.cpp";
+    case Layout::LlamaCpp: return "llama.cpp GGUF";
   }
   return "unknown";
 }
@@ -103,6 +105,10 @@ Layout normalize_layout(TensorMap& t) {
   if (t.metadata().count("rwkvcpp.version")) {
     undo_rwkvcpp_conversion(t);
     return Layout::RwkvCpp;
+  }
+  if (is_llamacpp_gguf(t)) {
+    undo_llamacpp_conversion(t);
+    return Layout::LlamaCpp;
   }
   const std::vector<std::string> names = t.names();
   if (std::any_of(names.begin(), names.end(), [](const std::string& n) { return is_hf_name(n); })) {
