@@ -115,7 +115,7 @@ Arch choose_arch(const TensorMap& t, const std::optional<Arch>& forced, const ch
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const ModelOptions& options) {
+Checkpoint open_checkpoint(const std::vector<std::string>& files, const ModelOptions& options) {
   if (files.empty()) throw UsageError("no weight files given");
   TensorMap tensors = read_tensor_file(files[0]);
   for (size_t i = 1; i < files.size(); ++i) tensors.merge(read_tensor_file(files[i]));
@@ -156,13 +156,17 @@ std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const 
   std::string config = options.config_file;
   if (config.empty() && layout == Layout::HuggingFace) config = find_hf_config(files[0]);
   if (!config.empty()) check_hf_config(config, hp, tensors.source());
+  return Checkpoint{std::move(tensors), layout, hp};
+}
 
-  switch (hp.arch) {
-    case Arch::Rwkv5: return make_rwkv5(std::move(tensors), hp, options);
-    case Arch::Rwkv6: return make_rwkv6(std::move(tensors), hp, options);
+std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const ModelOptions& options) {
+  Checkpoint c = open_checkpoint(files, options);
+  switch (c.hp.arch) {
+    case Arch::Rwkv5: return make_rwkv5(std::move(c.tensors), c.hp, options);
+    case Arch::Rwkv6: return make_rwkv6(std::move(c.tensors), c.hp, options);
     case Arch::Rwkv7:
     case Arch::Rwkv7a:
-    case Arch::Rwkv7b: return make_rwkv7(std::move(tensors), hp, options);
+    case Arch::Rwkv7b: return make_rwkv7(std::move(c.tensors), c.hp, options);
   }
   throw Error("unknown architecture");
 }
