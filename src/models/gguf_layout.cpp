@@ -110,25 +110,29 @@ void transpose_as(TensorMap& t, const std::string& from, const std::string& to) 
   transpose_2d(t, to);
 }
 
-// Multiplies a weight by 2^e exactly: the block scales of quantized tensors, the values of float ones.
+// Multiplies a weight by 2^e exactly, keeping its dtype: the block scales of quantized tensors,
+// the values of float ones. Where that would leave the dtype's range, the tensor becomes f32.
 void scale_pow2(TensorMap& t, const std::string& name, int e) {
   const TensorView& v = t.get(name);
-  std::vector<std::byte> bytes(v.bytes.begin(), v.bytes.end());
   const Shape shape = v.shape;
-  if (dtype_is_quantized(v.dtype) && quant::scale_pow2(v.dtype, bytes.data(), v.numel(), e)) {
-    replace_bytes(t, name, shape, std::move(bytes));
-    return;
+  std::vector<std::byte> bytes(v.bytes.begin(), v.bytes.end());
+  bool exact;
+  if (dtype_is_quantized(v.dtype)) {
+    exact = quant::scale_pow2(v.dtype, bytes.data(), v.numel(), e);
+  } else {
+    std::vector<float> f = tensor_to_f32(v);
+    for (float& x : f) x = std::ldexp(x, e);
+    bytes = convert_rows(DType::F32, reinterpret_cast<const std::byte*>(f.data()), v.numel() / shape.back(),
+                         shape.back(), v.dtype);
+    const std::vector<float> back = tensor_to_f32(TensorView{name, v.dtype, shape, bytes});
+    exact = back == f;
   }
-  // Floats (and the rare quantized tensor whose scales would leave the f16 range): in f32.
-  std::vector<std::byte> f = convert_rows(v.dtype, v.bytes.data(), v.numel() / shape.back(), shape.back(), DType::F32);
-  for (size_t i = 0; i < f.size(); i += 4) {
-    float x;
-    std::memcpy(&x, f.data() + i, 4);
-    x = std::ldexp(x, e);
-    std::memcpy(f.data() + i, &x, 4);
-  }
+  if (exact) return replace_bytes(t, name, shape, std::move(bytes));
+  std::vector<float> f = tensor_to_f32(v);
+  for (float& x : f) x = std::ldexp(x, e);
   t.erase(name);
-  t.add_owned(name, DType::F32, shape, std::move(f));
+  t.add_owned(name, DType::F32, shape, std::vector<std::byte>(reinterpret_cast<const std::byte*>(f.data()),
+                                                              reinterpret_cast<const std::byte*>(f.data() + f.size())));
 }
 
 void undo_layer(TensorMap& t, int64_t layer, bool v7, int64_t head_size, int64_t rescale_every) {
