@@ -84,7 +84,9 @@ TEST_P(QuantAccuracy, WithinMeasuredBounds) {
   const double ce = trained ? cross_entropy_bits(logits, tokens, V) - cross_entropy_bits(ref, tokens, V) : 0.0;
   EXPECT_LE(diff, b.max_diff) << model->describe();
   EXPECT_GE(top1, b.top1) << model->describe();
-  if (trained) EXPECT_LE(ce, b.ce_delta) << model->describe();
+  if (trained) {
+    EXPECT_LE(ce, b.ce_delta) << model->describe();
+  }
   if (print_table())
     std::printf("| %s | %s | %.3g | %.1f%% | %s | %s |\n", b.model, b.type, diff, 100 * top1,
                 trained ? fmt::format("{:+.4f}", ce).c_str() : "-", model->describe().c_str());
