@@ -143,7 +143,7 @@ int cmd_generate(int argc, char** argv) {
   CLI::App app("rwkv: run RWKV language models (v5, v6, v7, v7a, v7b). Generates text from --prompt.", "rwkv");
   Flags f;
   add_flags(app, f);
-  app.footer("subcommands: logits, bench, make-model, tokenize, detokenize (rwkv <subcommand> --help)");
+  app.footer("subcommands: logits, bench, quantize, make-model, tokenize, detokenize, models (rwkv <subcommand> --help)");
   if (auto rc = parse_args(app, argc, argv)) return *rc;
 
   // Validate everything before loading anything.
