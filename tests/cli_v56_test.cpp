@@ -72,8 +72,6 @@ TEST(CliV56Errors, OneLineErrorsAndNonZeroExit) {
                "cannot read");
   RWKV_FIXTURE_OR_SKIP(v4, "rwkv-cpp-tiny/tiny-rwkv-4v0-660K-FP32.bin");
   expect_error(run({"--weights", v4.string()}), "RWKV-4");
-  RWKV_FIXTURE_OR_SKIP(q5, "rwkv-cpp-tiny/tiny-rwkv-6v0-1m-Q5_1.bin");
-  expect_error(run({"--weights", q5.string()}), "quantized rwkv.cpp files are not supported yet");
   EXPECT_FALSE(fs::exists(out));
 }
 

@@ -1,10 +1,11 @@
 // rwkv.cpp's own trained test models (rwkv-cpp-tiny/, byte for byte) against the official code:
 //  - FP32 files vs the official logits of the same weights in the official layout
 //    (tiny-<ver>/logits.f32 and logits-long.f32);
-//  - FP16 files vs the official code run on the dequantised weights
-//    (ref/*.official-dequant.{short,long}.f32): we widen f16 exactly and compute in f32, so the
-//    fp32 bound holds (README-v5v6-tiny.md, "Recommended tolerances").
-// Both forward paths. Quantized files and RWKV-4 are refused (rwkvcpp_bin_test.cpp).
+//  - FP16, Q5_0 and Q5_1 files vs the official code run on the dequantised weights
+//    (ref/*.official-dequant.{short,long}.f32): we widen f16 and dequantize ggml blocks exactly
+//    and compute in f32, so the fp32 bound holds (README-v5v6-tiny.md, "Recommended tolerances";
+//    measured: <= 9e-6).
+// Both forward paths. RWKV-4 is refused (rwkvcpp_bin_test.cpp).
 #include <gtest/gtest.h>
 
 #include <tuple>
@@ -17,9 +18,13 @@ namespace {
 
 constexpr double kTolerance = 1e-3;
 
-using Param = std::tuple<std::string /*version*/, std::string /*FP32|FP16*/, std::string /*mode*/>;
+using Param = std::tuple<std::string /*version*/, std::string /*FP32|FP16|Q5_0|Q5_1*/, std::string /*mode*/>;
 
 class RwkvCppGolden : public ::testing::TestWithParam<Param> {};
+
+std::string file_stem(const std::string& version, const std::string& format) {
+  return "tiny-rwkv-" + version + "-" + format;
+}
 
 TEST_P(RwkvCppGolden, MatchesOfficialLogitsShortAndLong) {
   const auto& [version, format, mode] = GetParam();
@@ -34,16 +39,17 @@ TEST_P(RwkvCppGolden, MatchesOfficialLogitsShortAndLong) {
   auto model = Model::load({bin.string()}, opt);
   const bool fp32 = format == "FP32";
   const auto short_ref =
-      fp32 ? read_f32(c.dir / "logits.f32") : read_f32(ref / ("tiny-rwkv-" + version + "-FP16.official-dequant.short.f32"));
+      fp32 ? read_f32(c.dir / "logits.f32") : read_f32(ref / (file_stem(version, format) + ".official-dequant.short.f32"));
   const auto long_ref = fp32 ? read_f32(c.dir / "logits-long.f32")
-                             : read_f32(ref / ("tiny-rwkv-" + version + "-FP16.official-dequant.long.f32"));
+                             : read_f32(ref / (file_stem(version, format) + ".official-dequant.long.f32"));
   EXPECT_LE(max_abs_diff(run_logits(*model, c.tokens, mode), short_ref), kTolerance) << model->describe();
   EXPECT_LE(max_abs_diff(run_logits(*model, c.tokens_long, mode), long_ref), kTolerance) << model->describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, RwkvCppGolden,
                          ::testing::Combine(::testing::Values("5v2-730K", "6v0-1m", "7v0-834K"),
-                                            ::testing::Values("FP32", "FP16"), ::testing::Values("seq", "rnn")),
+                                            ::testing::Values("FP32", "FP16", "Q5_0", "Q5_1"),
+                                            ::testing::Values("seq", "rnn")),
                          [](const auto& info) {
                            std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_" +
                                            std::get<2>(info.param);

@@ -1,5 +1,5 @@
 // Every matrix-product kernel against the scalar reference, on every ISA this CPU supports, for
-// every float weight dtype, with row and column counts that exercise the tails.
+// every weight dtype (float and quantized), with row and column counts that exercise the tails.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/reference.h"
+#include "tensor/convert.h"
 #include "tensor/dtype.h"
 
 namespace rwkv::cpu {
@@ -18,6 +19,11 @@ struct Case {
 
 std::vector<std::byte> random_weights(DType d, int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
+  if (dtype_is_quantized(d)) {  // Gaussian weights through the reference quantizer
+    std::vector<float> f(static_cast<size_t>(n));
+    for (float& v : f) v = dist(rng);
+    return convert_rows(DType::F32, reinterpret_cast<const std::byte*>(f.data()), 1, n, d);
+  }
   std::vector<std::byte> out(static_cast<size_t>(n * dtype_block_bytes(d)));
   for (int64_t i = 0; i < n; ++i) {
     const float f = dist(rng);
@@ -45,7 +51,10 @@ class MatmulKernels : public ::testing::TestWithParam<std::tuple<Isa, DType>> {}
 TEST_P(MatmulKernels, MatchReferenceForAllShapesAndTokenCounts) {
   const auto [isa, dtype] = GetParam();
   std::mt19937 rng(1234);
-  for (Case c : {Case{1, 1}, Case{3, 5}, Case{8, 16}, Case{37, 100}, Case{64, 768}, Case{17, 33}, Case{9, 130}}) {
+  const std::vector<Case> float_cases = {{1, 1}, {3, 5}, {8, 16}, {37, 100}, {64, 768}, {17, 33}, {9, 130}};
+  // Quantized rows are whole 256-blocks (every type's block divides 256).
+  const std::vector<Case> quant_cases = {{1, 256}, {3, 512}, {8, 256}, {37, 768}, {17, 256}, {9, 1024}};
+  for (Case c : dtype_is_quantized(dtype) ? quant_cases : float_cases) {
     auto bytes = random_weights(dtype, c.rows * c.cols, rng);
     const WeightMatrix w{dtype, c.rows, c.cols, bytes.data(), dtype_row_bytes(dtype, c.cols)};
     for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 31, 32, 33, 70}) {
@@ -82,7 +91,9 @@ TEST_P(MatmulKernels, MatchReferenceForAllShapesAndTokenCounts) {
 std::vector<std::tuple<Isa, DType>> all_params() {
   std::vector<std::tuple<Isa, DType>> p;
   for (Isa isa : supported_isas())
-    for (DType d : {DType::F32, DType::F16, DType::BF16}) p.emplace_back(isa, d);
+    for (DType d : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                    DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+      p.emplace_back(isa, d);
   return p;
 }
 

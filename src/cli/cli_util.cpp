@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tensor/quant.h"
 #include "util/error.h"
 
 namespace rwkv::cli {
@@ -46,8 +47,10 @@ std::vector<std::string> split_files(const std::vector<std::string>& values) {
 
 DType parse_dtype_flag(const std::string& value) {
   DType d;
-  if (!parse_dtype(value, &d)) throw UsageError("--dtype: unknown dtype '{}' (expected f32, f16 or bf16)", value);
-  if (dtype_is_quantized(d)) throw UsageError("--dtype {}: quantized weights are not available yet", value);
+  if (!parse_dtype(value, &d) || (dtype_is_quantized(d) && !quant::can_quantize(d)))
+    throw UsageError("--dtype: unknown dtype '{}' (expected f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0 "
+                     "or q4_k)",
+                     value);
   return d;
 }
 

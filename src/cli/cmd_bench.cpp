@@ -56,7 +56,7 @@ int cmd_bench(int argc, char** argv) {
   int threads = 0, repeat = 3;
   bool json = false, machine = false, huge_pages = false, exact_prefill = false;
   app.add_option("--weights,--weight-files", weights, "model file(s)");
-  app.add_option("--dtype", dtype, "weight dtype at run time (default: as in the file)");
+  app.add_option("--dtype", dtype, "weight dtype at run time: f32, f16, bf16, or quantized at load: q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0, q4_k (default: as stored in the file)");
   app.add_option("--prompt-tokens", prompt_tokens, "prompt length for the prefill measurement")->capture_default_str();
   app.add_option("--gen-tokens", gen_tokens, "tokens decoded one at a time")->capture_default_str();
   app.add_option("--threads", threads, "threads (0 = one per physical core)")->capture_default_str();

@@ -61,8 +61,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--tokenizer", f.tokenizer, "vocab file (rwkv_vocab_v20230424.txt, or the candle .json), or `bytes`");
   app.add_option("--weight-files", f.weight_files, "local model file(s), comma-separated (skips the download)");
   app.add_option("--config-file", f.config_file, "Hugging Face config.json (v5/v6 HF layout)");
-  app.add_flag("--quantized", f.quantized, "use the registry's quantized files");
-  app.add_option("--dtype", f.dtype, "weight dtype at run time: f32, f16, bf16 (default: as stored in the file)");
+  app.add_flag("--quantized", f.quantized, "use the registry's quantized files (GGUF) instead of its float ones");
+  app.add_option("--dtype", f.dtype, "weight dtype at run time: f32, f16, bf16, or quantized at load: q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0, q4_k (default: as stored in the file)");
   app.add_option("--repeat-penalty", f.repeat_penalty,
                  "divide the logits of tokens seen in the last --repeat-last-n by this (1 = off; default 1.1 for "
                  "RWKV-5/6 as in the seed, 1 for RWKV-7)");
@@ -146,7 +146,7 @@ int cmd_generate(int argc, char** argv) {
   CLI::App app("rwkv: run RWKV language models (v5, v6, v7, v7a, v7b). Generates text from --prompt.", "rwkv");
   Flags f;
   add_flags(app, f);
-  app.footer("subcommands: logits, bench, make-model, tokenize, detokenize (rwkv <subcommand> --help)");
+  app.footer("subcommands: logits, bench, quantize, make-model, tokenize, detokenize, models (rwkv <subcommand> --help)");
   if (auto rc = parse_args(app, argc, argv)) return *rc;
 
   // Validate everything before loading anything.
@@ -175,7 +175,6 @@ int cmd_generate(int argc, char** argv) {
   mo.bf16_activations = !f.exact_prefill;
   mo.huge_pages = f.huge_pages;
   mo.config_file = f.config_file;
-  if (f.quantized) throw UsageError("--quantized: quantized weights are not available yet");
   {  // the sampler's and the stop strings' own checks, before any loading
     SamplerConfig probe = sc;
     probe.repeat_penalty = f.repeat_penalty.value_or(1.0f);
@@ -184,6 +183,9 @@ int cmd_generate(int argc, char** argv) {
   }
 
   std::vector<std::string> weights = split_files({f.weight_files});
+  if (f.quantized && !weights.empty())
+    throw UsageError("--quantized picks the registry's quantized files; with --weight-files, pass a quantized file "
+                     "(GGUF, rwkv.cpp Q4/Q5/Q8) or quantize at load with --dtype q8_0|q4_0|...");
   for (const auto& w : weights) require_file(w, "--weight-files");
   if (!f.config_file.empty()) require_file(f.config_file, "--config-file");
   if (weights.empty()) {

@@ -18,7 +18,7 @@ int cmd_logits(int argc, char** argv) {
   app.add_option("--weights,--weight-files", weights, "model file(s), comma-separated or repeated")->required();
   app.add_option("--tokens", tokens, "token ids, comma-separated")->required();
   app.add_option("--out", out, "output file (float32 [T][vocab])")->required();
-  app.add_option("--dtype", dtype, "weight dtype at run time: f32, f16, bf16 (default: as in the file)");
+  app.add_option("--dtype", dtype, "weight dtype at run time: f32, f16, bf16, or quantized at load: q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0, q4_k (default: as stored in the file)");
   app.add_option("--mode", mode, "seq: the sequence path (chunks); rnn: one token at a time")
       ->check(CLI::IsMember({"seq", "rnn"}))
       ->capture_default_str();

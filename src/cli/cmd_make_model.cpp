@@ -31,6 +31,9 @@ int cmd_make_model(int argc, char** argv) {
   if (layers) hp.n_layer = layers;
   if (vocab) hp.vocab = vocab;
   const DType d = parse_dtype_flag(dtype);
+  if (dtype_is_quantized(d))
+    throw UsageError("--dtype {}: make-model writes float checkpoints (bf16, f16, f32); quantize one with `rwkv quantize`",
+                     dtype);
   const auto sources = random_checkpoint(hp, d, seed);
   uint64_t params = 0;
   for (const auto& s : sources) params += static_cast<uint64_t>(shape_numel(s.shape));

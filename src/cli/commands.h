@@ -10,6 +10,7 @@ int cmd_make_model(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
-int cmd_models(int argc, char** argv);  // the --which registry and what of it is cached
+int cmd_models(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);  // any checkpoint -> GGUF with quantized matrices  // the --which registry and what of it is cached
 
 }  // namespace rwkv::cli

@@ -20,6 +20,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"logits", rwkv::cli::cmd_logits, "write the logits after each token of a token list"},
     {"bench", rwkv::cli::cmd_bench, "measure load, prompt and decode speed (and the machine's limits)"},
+    {"quantize", rwkv::cli::cmd_quantize, "write a GGUF with quantized matrices (q8_0, q4_0, q4_k, ...)"},
     {"make-model", rwkv::cli::cmd_make_model, "write a random-weight checkpoint of a released model's shape"},
     {"tokenize", rwkv::cli::cmd_tokenize, "print the token ids of a text as a JSON array"},
     {"detokenize", rwkv::cli::cmd_detokenize, "write the text (raw bytes) of token ids"},

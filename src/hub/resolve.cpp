@@ -34,8 +34,8 @@ ModelPlan plan_which(const std::string& name, bool quantized, const WhichOverrid
   WeightSource source = model;
   if (quantized) {
     if (!e.quantized)
-      throw UsageError("--quantized: the registry has no quantized files for {} (quantized RWKV-7 files are not "
-                       "published in a format the seed used); use --weight-files with a local file instead",
+      throw UsageError("--quantized: the registry has no quantized files for {}; quantize at load with --dtype "
+                       "q8_0 (or q4_0, q4_k, ...), or write a file with `rwkv quantize` and pass it with --weight-files",
                        e.name);
     source = *e.quantized;
     if (source.repo == e.weights.repo) source.repo = model.repo, source.revision = model.revision;

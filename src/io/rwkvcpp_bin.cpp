@@ -28,8 +28,8 @@ struct TypeInfo {
 constexpr TypeInfo kTypes[] = {
     {"FP32", DType::F32},     {"FP16", DType::F16},     {"Q4_0", DType::Q4_0},        {"Q4_1", DType::Q4_1},
     {"Q4_1_O", std::nullopt}, {"Q4_2", std::nullopt},   {"Q4_3", std::nullopt},       {"Q5_0", DType::Q5_0},
-    {"Q5_1", DType::Q5_1},    {"Q8_0", DType::Q8_0},    {"Q8_1", std::nullopt},       {"Q2_K", std::nullopt},
-    {"Q3_K", std::nullopt},   {"Q4_K", DType::Q4_K},    {"Q5_K", std::nullopt},       {"Q6_K", DType::Q6_K},
+    {"Q5_1", DType::Q5_1},    {"Q8_0", DType::Q8_0},    {"Q8_1", std::nullopt},       {"Q2_K", DType::Q2_K},
+    {"Q3_K", DType::Q3_K},    {"Q4_K", DType::Q4_K},    {"Q5_K", DType::Q5_K},       {"Q6_K", DType::Q6_K},
     {"Q8_K", std::nullopt},
 };
 constexpr int32_t kTypeCount = static_cast<int32_t>(sizeof(kTypes) / sizeof(kTypes[0]));

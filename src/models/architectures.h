@@ -4,10 +4,24 @@
 
 #include <memory>
 
+#include "models/layouts.h"
 #include "rwkv/model.h"
 #include "tensor/tensor_map.h"
 
 namespace rwkv {
+
+// The GGUF metadata key in which our files (`rwkv quantize`) name their architecture.
+inline constexpr const char* kArchKey = "rwkv.arch";
+
+// A checkpoint in the official layout with its hyper-parameters: the first half of Model::load
+// (files read and merged, layout normalised, architecture detected and checked against --arch,
+// rwkv.arch and a config.json). `rwkv quantize` starts from it too.
+struct Checkpoint {
+  TensorMap tensors;
+  Layout layout;
+  HParams hp;
+};
+Checkpoint open_checkpoint(const std::vector<std::string>& files, const ModelOptions& options);
 
 // Number of layers: the count of blocks.N.ln1.weight, checked to be 0..n-1 without gaps.
 int64_t count_layers(const TensorMap& t);

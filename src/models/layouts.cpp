@@ -1,4 +1,5 @@
-// Layout detection and the Hugging Face renaming (table-driven); rwkv.cpp's is in rwkvcpp_layout.cpp.
+// Layout detection and the Hugging Face renaming (table-driven); rwkv.cpp's is in rwkvcpp_layout.cpp,
+// llama.cpp's in gguf_layout.cpp.
 #include "models/layouts.h"
 
 #include <algorithm>
@@ -95,6 +96,7 @@ std::string_view layout_name(Layout l) {
     case Layout::Official: return "official";
     case Layout::HuggingFace: return "Hugging Face";
     case Layout::RwkvCpp: return "rwkv.cpp";
+    case Layout::LlamaCpp: return "llama.cpp GGUF";
   }
   return "unknown";
 }
@@ -104,37 +106,16 @@ Layout normalize_layout(TensorMap& t) {
     undo_rwkvcpp_conversion(t);
     return Layout::RwkvCpp;
   }
+  if (is_llamacpp_gguf(t)) {
+    undo_llamacpp_conversion(t);
+    return Layout::LlamaCpp;
+  }
   const std::vector<std::string> names = t.names();
   if (std::any_of(names.begin(), names.end(), [](const std::string& n) { return is_hf_name(n); })) {
     normalize_hf(t);
     return Layout::HuggingFace;
   }
   return Layout::Official;
-}
-
-void rename_tensor(TensorMap& t, const std::string& from, const std::string& to) {
-  TensorView v = t.get(from);
-  if (t.contains(to))
-    throw Error("{}: tensor '{}' would be renamed to '{}', which is already present", t.source(), from, to);
-  t.erase(from);
-  v.name = to;
-  t.add(std::move(v));
-}
-
-void reshape_tensor(TensorMap& t, const std::string& name, const Shape& shape) {
-  TensorView v = t.get(name);
-  if (shape_numel(shape) != v.numel())
-    throw Error("{}: tensor '{}' has shape {} ({} elements), expected {} elements for shape {}", t.source(), name,
-                shape_str(v.shape), v.numel(), shape_numel(shape), shape_str(shape));
-  t.erase(name);
-  v.shape = shape;
-  t.add(std::move(v));
-}
-
-void replace_bytes(TensorMap& t, const std::string& name, const Shape& shape, std::vector<std::byte> bytes) {
-  const DType dtype = t.get(name).dtype;
-  t.erase(name);
-  t.add_owned(name, dtype, shape, std::move(bytes));
 }
 
 }  // namespace rwkv

@@ -102,20 +102,20 @@ bool same_family(Arch a, Arch b) {
 
 // The architecture to build: the detected one, or the --arch override when the tensors do not
 // contradict it (an override is for files whose names we cannot read a version from).
-Arch choose_arch(const TensorMap& t, const std::optional<Arch>& forced) {
+Arch choose_arch(const TensorMap& t, const std::optional<Arch>& forced, const char* forced_by) {
   const Detected d = detect_arch(t);
   if (!forced) {
     if (!d.arch) throw Error("{}: {}", t.source(), d.what);
     return *d.arch;
   }
   if (d.known && (!d.arch || !same_family(*d.arch, *forced)))
-    throw Error("{}: --arch {} given, but {}", t.source(), arch_name(*forced), d.what);
+    throw Error("{}: {} {} given, but {}", t.source(), forced_by, arch_name(*forced), d.what);
   return *forced;
 }
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const ModelOptions& options) {
+Checkpoint open_checkpoint(const std::vector<std::string>& files, const ModelOptions& options) {
   if (files.empty()) throw UsageError("no weight files given");
   TensorMap tensors = read_tensor_file(files[0]);
   for (size_t i = 1; i < files.size(); ++i) tensors.merge(read_tensor_file(files[i]));
@@ -123,7 +123,20 @@ std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const 
   // Bring the layout to the official names, shapes and values; then read the version.
   const Layout layout = normalize_layout(tensors);
   count_layers(tensors);  // a missing layer (layer 0 included) is reported as such, before detection
-  const Arch arch = choose_arch(tensors, options.arch);
+  // Our GGUF files name their architecture (rwkv.arch, written by `rwkv quantize`): it must agree
+  // with the tensors like an --arch flag, and an explicit --arch must agree with it.
+  std::optional<Arch> forced = options.arch;
+  if (auto it = tensors.metadata().find(kArchKey); it != tensors.metadata().end()) {
+    Arch stated;
+    if (!parse_arch(it->second, &stated))
+      throw Error("{}: metadata {} is '{}', not an architecture we know (rwkv5, rwkv6, rwkv7, rwkv7a, rwkv7b)",
+                  tensors.source(), kArchKey, it->second);
+    if (forced && *forced != stated)
+      throw Error("{}: --arch {} given, but the file says {} ({})", tensors.source(), arch_name(*forced), it->second,
+                  kArchKey);
+    forced = stated;
+  }
+  const Arch arch = choose_arch(tensors, forced, options.arch ? "--arch" : kArchKey);
 
   HParams hp;
   switch (arch) {
@@ -133,9 +146,9 @@ std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const 
     case Arch::Rwkv7a:
     case Arch::Rwkv7b:
       hp = rwkv7_hparams(tensors);
-      if (options.arch && *options.arch != hp.arch)
-        throw Error("{}: --arch {} given, but the tensors are those of {}", tensors.source(), arch_name(*options.arch),
-                    arch_name(hp.arch));
+      if (forced && *forced != hp.arch)
+        throw Error("{}: {} {} given, but the tensors are those of {}", tensors.source(),
+                    options.arch ? "--arch" : kArchKey, arch_name(*forced), arch_name(hp.arch));
       break;
   }
 
@@ -143,13 +156,17 @@ std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const 
   std::string config = options.config_file;
   if (config.empty() && layout == Layout::HuggingFace) config = find_hf_config(files[0]);
   if (!config.empty()) check_hf_config(config, hp, tensors.source());
+  return Checkpoint{std::move(tensors), layout, hp};
+}
 
-  switch (hp.arch) {
-    case Arch::Rwkv5: return make_rwkv5(std::move(tensors), hp, options);
-    case Arch::Rwkv6: return make_rwkv6(std::move(tensors), hp, options);
+std::unique_ptr<Model> Model::load(const std::vector<std::string>& files, const ModelOptions& options) {
+  Checkpoint c = open_checkpoint(files, options);
+  switch (c.hp.arch) {
+    case Arch::Rwkv5: return make_rwkv5(std::move(c.tensors), c.hp, options);
+    case Arch::Rwkv6: return make_rwkv6(std::move(c.tensors), c.hp, options);
     case Arch::Rwkv7:
     case Arch::Rwkv7a:
-    case Arch::Rwkv7b: return make_rwkv7(std::move(tensors), hp, options);
+    case Arch::Rwkv7b: return make_rwkv7(std::move(c.tensors), c.hp, options);
   }
   throw Error("unknown architecture");
 }

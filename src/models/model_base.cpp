@@ -56,7 +56,7 @@ ModelBase::ModelBase(TensorMap tensors, const HParams& hp, const ModelOptions& o
 std::string ModelBase::describe() const {
   return fmt::format("{} {} layers x {} ({} heads of {}), vocab {}, ffn {}, weights {}, {}", arch_name(hp_.arch),
                      hp_.n_layer, hp_.n_embd, hp_.n_head, hp_.head_size, hp_.vocab, hp_.dim_ffn,
-                     dtype_name(embed_.head.dtype), ops_.name());
+                     weights_.matrix_dtypes(), ops_.name());
 }
 
 std::unique_ptr<State::Impl> ModelBase::zero_state() const {

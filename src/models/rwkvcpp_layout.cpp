@@ -34,37 +34,6 @@ std::string bad_shape(const TensorMap& t, const std::string& name, std::string_v
                      shape_str(t.get(name).shape), expected);
 }
 
-// A (rows, cols) matrix transposed to (cols, rows), any element size.
-std::vector<std::byte> transpose(const std::byte* src, int64_t rows, int64_t cols, int64_t esize) {
-  std::vector<std::byte> out(static_cast<size_t>(rows * cols * esize));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      std::memcpy(out.data() + (c * rows + r) * esize, src + (r * cols + c) * esize, static_cast<size_t>(esize));
-  return out;
-}
-
-// (d0, d1) -> (d1, d0)
-void transpose_2d(TensorMap& t, const std::string& name) {
-  const TensorView& v = t.get(name);
-  if (v.shape.size() != 2) throw Error("{}", bad_shape(t, name, "2 dimensions"));
-  const int64_t rows = v.shape[0], cols = v.shape[1];
-  replace_bytes(t, name, {cols, rows}, transpose(v.bytes.data(), rows, cols, dtype_block_bytes(v.dtype)));
-}
-
-// (n, d1, d2) -> (n, d2, d1)
-void transpose_last_two(TensorMap& t, const std::string& name) {
-  const TensorView& v = t.get(name);
-  if (v.shape.size() != 3) throw Error("{}", bad_shape(t, name, "3 dimensions"));
-  const int64_t n = v.shape[0], rows = v.shape[1], cols = v.shape[2], esize = dtype_block_bytes(v.dtype);
-  std::vector<std::byte> out;
-  out.reserve(v.bytes.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const auto slice = transpose(v.bytes.data() + i * rows * cols * esize, rows, cols, esize);
-    out.insert(out.end(), slice.begin(), slice.end());
-  }
-  replace_bytes(t, name, {n, cols, rows}, std::move(out));
-}
-
 // (C) or (1,1,C) -> (1,1,C), for every name present.
 void unsqueeze_mixes(TensorMap& t, const std::string& prefix, std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
@@ -105,16 +74,7 @@ void undo_rwkv6(TensorMap& t, int64_t layer) {
 void undo_rwkv7(TensorMap& t, int64_t layer) {
   const std::string a = fmt::format("blocks.{}.att.", layer);
   // x_rwkvag (6,1,C) = x_r, x_w, x_k, x_v, x_a, x_g: six (1,1,C) views of the same bytes.
-  const std::string packed = a + "x_rwkvag";
-  const TensorView v = t.get(packed);
-  const Shape s = pad3(v.shape);
-  if (s[0] != 6 || s[1] != 1) throw Error("{}", bad_shape(t, packed, "(6, 1, n_embd)"));
-  const int64_t C = s[2];
-  const size_t part = static_cast<size_t>(C * dtype_block_bytes(v.dtype));
-  t.erase(packed);
-  const std::string_view parts[] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
-  for (size_t i = 0; i < 6; ++i)
-    t.add(TensorView{fmt::format("{}{}", a, parts[i]), v.dtype, {1, 1, C}, v.bytes.subspan(i * part, part)});
+  split_stacked(t, a + "x_rwkvag", {a + "x_r", a + "x_w", a + "x_k", a + "x_v", a + "x_a", a + "x_g"});
   for (std::string_view n : {"w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2"}) {
     const std::string name = fmt::format("{}{}", a, n);
     if (t.contains(name)) transpose_2d(t, name);  // layer 0 has no v1/v2
@@ -125,16 +85,8 @@ void undo_rwkv7(TensorMap& t, int64_t layer) {
 
 void undo_rwkvcpp_conversion(TensorMap& t) {
   auto& meta = t.metadata();
-  // Quantized tensors cannot be transposed or reshaped as floats; the quantization issue adds them.
-  for (const std::string& name : t.names()) {
-    const TensorView& v = t.get(name);
-    if (dtype_is_quantized(v.dtype))
-      throw Error(
-          "{}: quantized rwkv.cpp files are not supported yet (file type {}, tensor '{}' is {}); use the FP32 or "
-          "FP16 .bin, or the .pth/.safetensors checkpoint",
-          t.source(), meta["rwkvcpp.data_type"], name, dtype_name(v.dtype));
-  }
-
+  // Quantized tensors stay as they are, except the few that must be transposed (the v6 LoRA
+  // factors in Q4/Q5/Q8 files): transpose_2d widens those to f32 first.
   // The header's sizes must agree with the tensors.
   const TensorView& emb = t.get("emb.weight");
   const Shape want{std::stoll(meta.at("rwkvcpp.n_vocab")), std::stoll(meta.at("rwkvcpp.n_embed"))};

@@ -1,31 +1,13 @@
 #include "models/weights.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "models/quant_policy.h"
+#include "tensor/convert.h"
 #include "util/error.h"
 
 namespace rwkv {
-
-std::vector<std::byte> convert_floats(DType from, const std::byte* src, int64_t n, DType to) {
-  std::vector<std::byte> out(static_cast<size_t>(n * dtype_block_bytes(to)));
-  for (int64_t i = 0; i < n; ++i) {
-    float f;
-    if (from == DType::F32) {
-      std::memcpy(&f, src + 4 * i, 4);
-    } else {
-      uint16_t h;
-      std::memcpy(&h, src + 2 * i, 2);
-      f = from == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-    }
-    if (to == DType::F32) {
-      std::memcpy(out.data() + 4 * i, &f, 4);
-    } else {
-      const uint16_t h = to == DType::F16 ? f32_to_f16(f) : f32_to_bf16(f);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  }
-  return out;
-}
 
 void WeightBinder::expect_shape(const TensorView& t, const Shape& expected) const {
   bool ok = t.shape.size() == expected.size();
@@ -38,24 +20,17 @@ void WeightBinder::expect_shape(const TensorView& t, const Shape& expected) cons
   }
 }
 
-static void expect_float(const TensorMap& m, const TensorView& t) {
-  if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
-    throw Error("{}: tensor '{}' is {}, expected f32, f16 or bf16 here", m.source(), t.name, dtype_name(t.dtype));
-}
-
 const float* WeightBinder::vector(const std::string& name, int64_t n) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   if (t.numel() != n)
     throw Error("{}: tensor '{}' has shape {} ({} elements), expected {} elements", tensors_.source(), name,
                 shape_str(t.shape), t.numel(), n);
-  const std::vector<float> f = tensor_to_f32(t);
+  const std::vector<float> f = tensor_to_f32(t);  // quantized vectors (rare) are dequantized
   return backend_.upload_param(f);
 }
 
 const float* WeightBinder::vector_map(const std::string& name, int64_t n, float (*f)(float)) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   if (t.numel() != n)
     throw Error("{}: tensor '{}' has shape {} ({} elements), expected {} elements", tensors_.source(), name,
                 shape_str(t.shape), t.numel(), n);
@@ -74,32 +49,49 @@ WeightMatrix WeightBinder::to_backend(DType dtype, int64_t rows, int64_t cols, c
   return backend_.upload_weight(w);
 }
 
+DType WeightBinder::matrix_dtype_for(const TensorView& t, int64_t cols) const {
+  if (!matrix_dtype_) return t.dtype;
+  if (!dtype_is_quantized(*matrix_dtype_)) return *matrix_dtype_;
+  return quantized_type_for(*matrix_dtype_, cols).value_or(float_dtype_of(t.dtype));
+}
+
+WeightMatrix WeightBinder::converted(const TensorView& t, int64_t rows, int64_t cols, DType want) {
+  if (want == t.dtype) return to_backend(t.dtype, rows, cols, t.bytes.data());
+  return to_backend(want, rows, cols, keep(convert_rows(t.dtype, t.bytes.data(), rows, cols, want)));
+}
+
 WeightMatrix WeightBinder::linear(const std::string& name, int64_t out, int64_t in) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   expect_shape(t, {out, in});
-  const DType want = matrix_dtype_.value_or(t.dtype);
-  streamed_bytes_ += static_cast<uint64_t>(out * dtype_row_bytes(want, in));
-  if (want == t.dtype) return to_backend(t.dtype, out, in, t.bytes.data());
-  return to_backend(want, out, in, keep(convert_floats(t.dtype, t.bytes.data(), t.numel(), want)));
+  const DType want = matrix_dtype_for(t, in);
+  count_streamed(want, out, in);
+  return converted(t, out, in, want);
 }
 
 WeightMatrix WeightBinder::transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out) {
-  const DType want = matrix_dtype_.value_or(t.dtype);
-  streamed_bytes_ += static_cast<uint64_t>(out * dtype_row_bytes(want, in));
+  // LoRA factors are never quantized (models/quant_policy.h): a float --dtype converts them, a
+  // quantized one keeps them in the file's float dtype; quantized ones in a file are widened.
+  DType stored = t.dtype;
+  std::vector<std::byte> widened;
+  if (dtype_is_quantized(stored)) {
+    widened = convert_rows(stored, src, in, out, DType::F32);
+    src = widened.data();
+    stored = DType::F32;
+  }
+  const DType want = matrix_dtype_ && !dtype_is_quantized(*matrix_dtype_) ? *matrix_dtype_ : stored;
+  count_streamed(want, out, in);
   // Transpose in the source dtype (exact), then convert.
-  const int64_t esize = dtype_block_bytes(t.dtype);
+  const int64_t esize = dtype_block_bytes(stored);
   std::vector<std::byte> m(static_cast<size_t>(in * out * esize));
   for (int64_t i = 0; i < in; ++i)
     for (int64_t o = 0; o < out; ++o)
       std::memcpy(m.data() + (o * in + i) * esize, src + (i * out + o) * esize, static_cast<size_t>(esize));
-  if (want != t.dtype) m = convert_floats(t.dtype, m.data(), in * out, want);
+  if (want != stored) m = convert_rows(stored, m.data(), out, in, want);
   return to_backend(want, out, in, keep(std::move(m)));
 }
 
 WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int64_t out) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   expect_shape(t, {in, out});
   return transposed(t, t.bytes.data(), in, out);
 }
@@ -107,9 +99,8 @@ WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int
 std::vector<WeightMatrix> WeightBinder::right_factors(const std::string& name, int64_t count, int64_t in,
                                                       int64_t out) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   expect_shape(t, {count, in, out});
-  const int64_t slice_bytes = in * out * dtype_block_bytes(t.dtype);
+  const int64_t slice_bytes = in * dtype_row_bytes(t.dtype, out);
   std::vector<WeightMatrix> m;
   for (int64_t c = 0; c < count; ++c) m.push_back(transposed(t, t.bytes.data() + c * slice_bytes, in, out));
   return m;
@@ -117,9 +108,30 @@ std::vector<WeightMatrix> WeightBinder::right_factors(const std::string& name, i
 
 WeightMatrix WeightBinder::table(const std::string& name, int64_t rows, int64_t cols) {
   const TensorView& t = tensors_.get(name);
-  expect_float(tensors_, t);
   expect_shape(t, {rows, cols});
-  return to_backend(t.dtype, rows, cols, t.bytes.data());
+  // Tables are gathered a row per token: a float --dtype leaves them as stored (converting would
+  // cost memory for no speed); a quantized one quantizes them like the matrices (quant_policy.h),
+  // so that quantizing at load and `rwkv quantize` agree.
+  const DType want = matrix_dtype_ && dtype_is_quantized(*matrix_dtype_) ? matrix_dtype_for(t, cols) : t.dtype;
+  return converted(t, rows, cols, want);
+}
+
+void WeightBinder::count_streamed(DType dtype, int64_t rows, int64_t cols) {
+  const uint64_t bytes = static_cast<uint64_t>(rows * dtype_row_bytes(dtype, cols));
+  streamed_bytes_ += bytes;
+  streamed_by_dtype_[dtype] += bytes;
+}
+
+std::string WeightBinder::matrix_dtypes() const {
+  if (streamed_by_dtype_.size() == 1) return std::string(dtype_name(streamed_by_dtype_.begin()->first));
+  std::vector<std::pair<uint64_t, DType>> order;
+  for (const auto& [d, b] : streamed_by_dtype_) order.emplace_back(b, d);
+  std::sort(order.rbegin(), order.rend());
+  std::string out;
+  for (const auto& [b, d] : order)
+    out += fmt::format("{}{} {:.0f}%", out.empty() ? "" : ", ", dtype_name(d),
+                       100.0 * static_cast<double>(b) / static_cast<double>(std::max<uint64_t>(streamed_bytes_, 1)));
+  return out;
 }
 
 uint64_t WeightBinder::converted_bytes() const {

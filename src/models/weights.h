@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@ namespace rwkv {
 
 class WeightBinder {
  public:
-  // `matrix_dtype`: the run-time dtype of weight matrices (empty = keep the file's).
+  // `matrix_dtype`: the run-time dtype of weight matrices (empty = keep the file's). A quantized
+  // type applies to the matrices and tables that models/quant_policy.h names.
   WeightBinder(const TensorMap& tensors, Backend& backend, std::optional<DType> matrix_dtype)
       : tensors_(tensors), backend_(backend), matrix_dtype_(matrix_dtype) {}
 
@@ -24,11 +26,11 @@ class WeightBinder {
   const TensorView& tensor(const std::string& name) const { return tensors_.get(name); }
 
   // A parameter vector of exactly n elements (any shape with n elements, e.g. (1,1,C) or (H,N)),
-  // as f32 in backend memory.
+  // as f32 in backend memory (whatever the stored dtype).
   const float* vector(const std::string& name, int64_t n);
   // The same with `f` applied to every element once at load, in f32 (e.g. 1 - mix, exp(-exp(w))).
   const float* vector_map(const std::string& name, int64_t n, float (*f)(float));
-  // A Linear weight stored (out, in): used as y = W x.
+  // A Linear weight stored (out, in): used as y = W x. Quantized weights stay quantized.
   WeightMatrix linear(const std::string& name, int64_t out, int64_t in);
   // A matrix stored (in, out) and used as y = x @ M (the LoRA and DEA factors of the official
   // code): transposed once at load into the Linear layout [out][in].
@@ -47,21 +49,28 @@ class WeightBinder {
   // Bytes of every matrix bound with linear() or right_factor(): what one decode step streams
   // from memory (tables are only gathered a row at a time, so they are not counted).
   uint64_t streamed_bytes() const { return streamed_bytes_; }
+  // The dtypes of those matrices by share of their bytes, e.g. "q5_0 89%, f16 11%" (or "bf16").
+  std::string matrix_dtypes() const;
 
  private:
   WeightMatrix to_backend(DType dtype, int64_t rows, int64_t cols, const std::byte* data);
-  // Transposes an (in, out) matrix of float elements into [out][in], then converts it to the run-time dtype.
+  // The run-time dtype of a linear()/table() matrix with rows of `cols` weights.
+  DType matrix_dtype_for(const TensorView& t, int64_t cols) const;
+  // t as a (rows, cols) matrix of dtype `want`: a view when it already is, else a converted copy.
+  WeightMatrix converted(const TensorView& t, int64_t rows, int64_t cols, DType want);
+  // Transposes an (in, out) matrix into [out][in] (quantized ones are dequantized first), then
+  // converts it to the run-time dtype.
   WeightMatrix transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out);
   const std::byte* keep(std::vector<std::byte> bytes);
+  void count_streamed(DType dtype, int64_t rows, int64_t cols);
 
   const TensorMap& tensors_;
   Backend& backend_;
   std::optional<DType> matrix_dtype_;
   std::deque<std::vector<std::byte>> owned_;
   uint64_t streamed_bytes_ = 0;
+  std::map<DType, uint64_t> streamed_by_dtype_;
 };
 
-// Converts n float elements (f32/f16/bf16) from one dtype to another.
-std::vector<std::byte> convert_floats(DType from, const std::byte* src, int64_t n, DType to);
 
 }  // namespace rwkv

@@ -11,14 +11,17 @@ enum class DType : uint8_t {
   F32,
   F16,
   BF16,
-  // ggml block types (blocks of 32 weights unless noted); layouts in docs/FORMATS.md.
+  // ggml block types (blocks of 32 weights unless noted); layouts in tensor/quant.h.
   Q4_0,
   Q4_1,
   Q5_0,
   Q5_1,
   Q8_0,
-  Q4_K,  // super-blocks of 256
-  Q6_K,  // super-blocks of 256
+  Q2_K,  // super-blocks of 256 (K-quants); block layouts in tensor/quant.h
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K,
 };
 
 // Weights per block (1 for plain floats) and bytes per block.

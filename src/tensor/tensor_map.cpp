@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tensor/quant.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -51,6 +52,10 @@ std::vector<float> tensor_to_f32(const TensorView& t) {
     if (n) std::memcpy(out.data(), t.bytes.data(), static_cast<size_t>(n) * 4);
     return out;
   }
+  if (dtype_is_quantized(t.dtype)) {  // blocks run along the flattened tensor (TensorMap::add checks)
+    quant::dequantize_row(t.dtype, t.bytes.data(), n, out.data());
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = tensor_element_f32(t, i);
   return out;
 }
@@ -62,6 +67,10 @@ void TensorMap::add(TensorView t) {
   if (n % block != 0)
     throw Error("{}: tensor '{}' has {} elements, not a whole number of {} blocks", source_, t.name, n,
                 dtype_name(t.dtype));
+  // Blocks run along the last (fastest) dimension: each row must be whole blocks.
+  if (block > 1 && (t.shape.empty() || t.shape.back() % block != 0))
+    throw Error("{}: tensor '{}' is {} with shape {}: its rows are not a whole number of blocks of {}", source_,
+                t.name, dtype_name(t.dtype), shape_str(t.shape), block);
   const uint64_t expect = static_cast<uint64_t>(n / block) * static_cast<uint64_t>(dtype_block_bytes(t.dtype));
   if (t.bytes.size() != expect)
     throw Error("{}: tensor '{}' {} {} needs {} bytes but has {}", source_, t.name, dtype_name(t.dtype),

@@ -32,7 +32,7 @@ struct TensorView {
 
 // Reads element i of a float tensor (f32, f16 or bf16) as f32.
 float tensor_element_f32(const TensorView& t, int64_t i);
-// Copies a whole float tensor to f32.
+// Copies a whole tensor to f32 (float types widened, quantized blocks dequantized exactly).
 std::vector<float> tensor_to_f32(const TensorView& t);
 
 class TensorMap {

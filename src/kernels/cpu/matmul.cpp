@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kernels/cpu/matmul_quant.h"
 #include "kernels/cpu/reference.h"
 #include "util/error.h"
 
@@ -61,6 +62,7 @@ void pack_activations(Isa isa, const Mat& x, bool to_bf16, PackedActivations& ou
 }
 
 void matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  if (dtype_is_quantized(w.dtype)) return quant_matvec_rows(isa, w, x, y, accumulate, o0, o1);
 #if defined(__x86_64__)
   if (isa == Isa::Avx512 || isa == Isa::Avx512Bf16) return matvec_rows_avx512(w, x, y, accumulate, o0, o1);
   if (isa == Isa::Avx2) return matvec_rows_avx2(w, x, y, accumulate, o0, o1);
@@ -70,6 +72,7 @@ void matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, boo
 
 void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const Mat& y, bool accumulate, int64_t o0,
                int64_t o1) {
+  if (dtype_is_quantized(w.dtype)) return quant_gemm_rows(isa, w, x, y, accumulate, o0, o1);
 #if defined(__x86_64__)
   const PackedView v{x.f32.data(), x.bf16.data(), x.T, x.K, x.k_pairs};
   if (x.use_bf16) {

@@ -5,26 +5,13 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/quant.h"
 #include "util/error.h"
 
 namespace rwkv::ref {
 
 void row_to_f32(DType dtype, const std::byte* row, int64_t n, float* out) {
-  switch (dtype) {
-    case DType::F32:
-      std::memcpy(out, row, static_cast<size_t>(n) * 4);
-      return;
-    case DType::F16:
-    case DType::BF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, row + 2 * i, 2);
-        out[i] = dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-      }
-      return;
-    default:
-      throw Error("row_to_f32: {} rows need the quantized kernels", dtype_name(dtype));
-  }
+  quant::dequantize_row(dtype, row, n, out);
 }
 
 void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {

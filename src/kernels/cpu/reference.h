@@ -9,7 +9,7 @@
 
 namespace rwkv::ref {
 
-// Widens n elements of a float row (f32, f16 or bf16) to f32.
+// Widens n elements of a row of any weight dtype to f32 (ggml blocks dequantized exactly).
 void row_to_f32(DType dtype, const std::byte* row, int64_t n, float* out);
 
 // y[t][o] (+)= sum_i W[o][i] x[t][i] for output rows o in [o0, o1).

@@ -1,0 +1,50 @@
+#include "kernels/cpu/matmul_quant.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/reference.h"
+#include "tensor/quant.h"
+
+namespace rwkv::cpu {
+
+namespace {
+
+// Rows dequantized at a time: a multiple of the f32 kernels' row blocks (8), and small enough
+// (16 rows x 8192 inputs x 4 bytes = 512 KiB at most for C = 8192) to stay in L2.
+constexpr int64_t kRowGroup = 16;
+
+// Rows [o, o + n) of w dequantized into `scratch`, as an f32 matrix.
+WeightMatrix dequantize_rows(const WeightMatrix& w, int64_t o, int64_t n, std::vector<float>& scratch) {
+  scratch.resize(static_cast<size_t>(n * w.cols));
+  for (int64_t r = 0; r < n; ++r)
+    quant::dequantize_row(w.dtype, w.row(o + r), w.cols, scratch.data() + r * w.cols);
+  return WeightMatrix{DType::F32, n, w.cols, reinterpret_cast<const std::byte*>(scratch.data()), w.cols * 4};
+}
+
+// y's columns from o on, as a matrix whose column 0 is y's column o (same row stride).
+Mat columns_from(const Mat& y, int64_t o) { return Mat{y.data + o, y.rows, y.cols}; }
+
+thread_local std::vector<float> tls_scratch;
+
+}  // namespace
+
+void quant_matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
+                       int64_t o1) {
+  for (int64_t o = o0; o < o1; o += kRowGroup) {
+    const int64_t n = std::min(kRowGroup, o1 - o);
+    const WeightMatrix f = dequantize_rows(w, o, n, tls_scratch);
+    matvec_rows(isa, f, x, columns_from(y, o), accumulate, 0, n);
+  }
+}
+
+void quant_gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const Mat& y, bool accumulate,
+                     int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; o += kRowGroup) {
+    const int64_t n = std::min(kRowGroup, o1 - o);
+    const WeightMatrix f = dequantize_rows(w, o, n, tls_scratch);
+    gemm_rows(isa, f, x, columns_from(y, o), accumulate, 0, n);
+  }
+}
+
+}  // namespace rwkv::cpu
