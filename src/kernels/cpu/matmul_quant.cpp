@@ -31,6 +31,9 @@ thread_local std::vector<float> tls_scratch;
 
 void quant_matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
                        int64_t o1) {
+#if defined(__x86_64__)
+  if (isa >= Isa::Avx512 && quant_matvec_rows_avx512(w, x, y, accumulate, o0, o1)) return;
+#endif
   for (int64_t o = o0; o < o1; o += kRowGroup) {
     const int64_t n = std::min(kRowGroup, o1 - o);
     const WeightMatrix f = dequantize_rows(w, o, n, tls_scratch);

@@ -2,14 +2,12 @@
 // backend dispatches on a quantized weight type. matmul.cpp's matvec_rows / gemm_rows send every
 // quantized WeightMatrix here; the model files never see the difference.
 //
-// Today's implementation is exact and simple: each group of kRowGroup weight rows is dequantized
-// into f32 scratch (bit-exact ggml dequantization) and multiplied by the f32 kernels of the ISA,
-// so the result is the f32 product of the dequantized weights (what the official code computes on
-// dequantized checkpoints, and what the op tests compare against ref::matmul).
-//
-// Seam for the SIMD quantized kernels: replace the body of quant_matvec_rows / quant_gemm_rows
-// per dtype and ISA (e.g. Q8_0 x Q8-activation integer dot products with AVX-512 VNNI), keeping
-// the signature; ref::matmul stays the scalar twin and tests/kernels_quant_test.cpp the harness.
+// Both paths compute the f32 product of the exactly dequantized weights with f32 activations
+// (what the official code computes on dequantized checkpoints; ref::matmul is the scalar twin):
+//  - matvec (decode): with AVX-512, the 32-weight block types are widened block by block in
+//    registers (matmul_quant_avx512.cpp); other types and ISAs dequantize groups of kRowGroup
+//    rows into f32 scratch and run the ISA's f32 kernel on them;
+//  - GEMM (prompts): rows are dequantized into f32 scratch once and reused for every token.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +21,9 @@ namespace rwkv::cpu {
 // Rows [o0, o1) of y (+)= x W^T for a quantized W; x is f32 [T][in].
 void quant_matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
                        int64_t o1);
+// AVX-512 kernels for the 32-weight block types; false for the others (matmul_quant_avx512.cpp).
+bool quant_matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
+                              int64_t o1);
 // The same for the GEMM path, with the f32 activations already packed (pack_activations, no bf16).
 void quant_gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const Mat& y, bool accumulate,
                      int64_t o0, int64_t o1);
