@@ -1,6 +1,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/matmul_quant.h"
 #include "kernels/cpu/reference.h"
@@ -78,9 +79,15 @@ void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const
   if (x.use_bf16) {
     if (isa != Isa::Avx512Bf16 || w.dtype != DType::BF16)
       throw Error("bf16-activation GEMM needs bf16 weights and AVX512_BF16");
-    return gemm_rows_avx512bf16(w, v, y, accumulate, o0, o1);
+    thread_local std::vector<uint32_t> padded;  // per thread: slices run concurrently
+    padded.resize(static_cast<size_t>(kGemmRowBlock * x.k_pairs));
+    return gemm_rows_avx512bf16(w, v, y, accumulate, o0, o1, padded.data());
   }
-  if (isa == Isa::Avx512 || isa == Isa::Avx512Bf16) return gemm_rows_avx512(w, v, y, accumulate, o0, o1);
+  if (isa == Isa::Avx512 || isa == Isa::Avx512Bf16) {
+    thread_local std::vector<float> widened;  // per thread: slices run concurrently
+    widened.resize(static_cast<size_t>(kGemmRowBlock * w.cols));
+    return gemm_rows_avx512(w, v, y, accumulate, o0, o1, widened.data());
+  }
   if (isa == Isa::Avx2) return gemm_rows_avx2(w, v, y, accumulate, o0, o1);
 #endif
   throw Error("gemm_rows: no GEMM kernel for ISA {}", isa_name(isa));

@@ -55,9 +55,13 @@ void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const
 void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
-void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+// Weight rows per GEMM micro-tile of the AVX-512 kernels; their scratch holds that many rows
+// (widened to f32, or padded bf16 pairs).
+inline constexpr int kGemmRowBlock = 12;
+void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                      float* scratch);
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
-                          int64_t o1);
+                          int64_t o1, uint32_t* scratch);
 // Packing of token blocks [b0, b1) of x (ldx floats between rows) into `dst` (PackedView layout).
 void pack_f32_avx512(const float* x, int64_t ldx, int64_t T, int64_t K, float* dst, int64_t b0, int64_t b1);
 void pack_bf16_avx512bf16(const float* x, int64_t ldx, int64_t T, int64_t K, uint32_t* dst, int64_t b0, int64_t b1);

@@ -307,15 +307,9 @@ void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool 
   __builtin_trap();  // the dispatcher only sends float weights here
 }
 
-void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
-  // Scratch for kMr widened rows; thread-local so concurrent slices do not share it.
-  static thread_local float* scratch = nullptr;
-  static thread_local int64_t scratch_k = 0;
-  if (scratch_k < w.cols) {
-    ::operator delete[](scratch, std::align_val_t(64));
-    scratch = static_cast<float*>(::operator new[](static_cast<size_t>(kMr * w.cols) * sizeof(float), std::align_val_t(64)));
-    scratch_k = w.cols;
-  }
+void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                      float* scratch) {
+  static_assert(kMr == kGemmRowBlock);
   switch (w.dtype) {
     case DType::F32: return gemm_f32<DType::F32>(w, x, y, accumulate, o0, o1, scratch);
     case DType::BF16: return gemm_f32<DType::BF16>(w, x, y, accumulate, o0, o1, scratch);
@@ -326,17 +320,10 @@ void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, 
 }
 
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
-                          int64_t o1) {
+                          int64_t o1, uint32_t* padded) {
   // Rows of an odd length end in half a pair; the packed activations are zero there, but the
   // row's last 32-bit read would run one element past the row: such rows need a padded copy.
   const bool odd = (w.cols & 1) != 0;
-  static thread_local uint32_t* padded = nullptr;
-  static thread_local int64_t padded_pairs = 0;
-  if (odd && padded_pairs < kMr * x.k_pairs) {
-    ::operator delete[](padded, std::align_val_t(64));
-    padded = static_cast<uint32_t*>(::operator new[](static_cast<size_t>(kMr * x.k_pairs) * 4, std::align_val_t(64)));
-    padded_pairs = kMr * x.k_pairs;
-  }
   for (int64_t o = o0; o < o1; o += kMr) {
     const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
     const uint32_t* rows[kMr];

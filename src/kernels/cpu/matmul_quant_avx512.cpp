@@ -162,7 +162,7 @@ void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, 
   switch (x.rows - t) {
     case 3: rows_for_tokens<D, 4, 3>(w, x, y, accumulate, o0, o1, t); break;
     case 2: rows_for_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t); break;
-    case 1: rows_for_tokens<D, 4, 1>(w, x, y, accumulate, o0, o1, t); break;
+    case 1: rows_for_tokens<D, 8, 1>(w, x, y, accumulate, o0, o1, t); break;
     default: break;
   }
 }
