@@ -6,6 +6,7 @@
 #include <random>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_inout.h"
 #include "kernels/cpu/reference.h"
 #include "tensor/convert.h"
 #include "tensor/dtype.h"
@@ -98,6 +99,62 @@ std::vector<std::tuple<Isa, DType>> all_params() {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryIsa, MatmulKernels, ::testing::ValuesIn(all_params()), [](const auto& info) {
+  return std::string(isa_name(std::get<0>(info.param))) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+});
+
+// Input-major weights ([in][out], the official LoRA factors and the transposed channel-mix value):
+// every ISA against the reference, with inputs that are zero in every token (skipped rows) too.
+class InOutKernels : public ::testing::TestWithParam<std::tuple<Isa, DType>> {};
+
+TEST_P(InOutKernels, MatchReferenceIncludingSkippedZeroInputs) {
+  const auto [isa, dtype] = GetParam();
+  std::mt19937 rng(77);
+  for (Case c : {Case{1, 1}, Case{5, 3}, Case{16, 8}, Case{100, 37}, Case{768, 64}, Case{33, 17}, Case{390, 130}}) {
+    // c.rows outputs, c.cols inputs; stored [in][out]
+    auto bytes = random_weights(dtype, c.rows * c.cols, rng);
+    const WeightMatrix w{dtype, c.rows, c.cols, bytes.data(), dtype_row_bytes(dtype, c.rows), WeightLayout::InOut};
+    for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 12, 13, 31, 33}) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> xs(static_cast<size_t>(T * c.cols)), y0(static_cast<size_t>(T * c.rows));
+      for (float& v : xs) v = dist(rng);
+      for (int64_t k = 0; k < c.cols; k += 3)  // every third input zero in every token: skipped
+        for (int64_t t = 0; t < T; ++t) xs[static_cast<size_t>(t * c.cols + k)] = 0.0f;
+      for (float& v : y0) v = dist(rng);
+      const Mat x{xs.data(), T, c.cols};
+      for (bool accumulate : {false, true}) {
+        std::vector<float> want = y0, got = y0;
+        ref::matmul(w, x, Mat{want.data(), T, c.rows}, accumulate, 0, c.rows);
+        const int64_t half = c.rows / 2 / 32 * 32;  // as the backend splits: multiples of 32
+        inout_matmul(isa, w, x, Mat{got.data(), T, c.rows}, accumulate, 0, half, nullptr);
+        inout_matmul(isa, w, x, Mat{got.data(), T, c.rows}, accumulate, half, c.rows, nullptr);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5 * (std::fabs(want[i]) + std::sqrt(static_cast<double>(c.cols))))
+              << isa_name(isa) << " " << dtype_name(dtype) << " " << c.rows << "x" << c.cols << " T=" << T
+              << " acc=" << accumulate << " i=" << i;
+      }
+      // bf16 activations: equal to the reference on bf16-rounded inputs
+      if (inout_uses_bf16_pairs(isa, w, T, true)) {
+        std::vector<float> rounded = xs, want(static_cast<size_t>(T * c.rows)), got = want;
+        for (float& v : rounded) v = bf16_to_f32(f32_to_bf16(v));
+        ref::matmul(w, Mat{rounded.data(), T, c.cols}, Mat{want.data(), T, c.rows}, false, 0, c.rows);
+        std::vector<uint32_t> pairs(static_cast<size_t>(T * ((c.cols + 1) / 2)));
+        to_bf16_pairs(x, pairs.data());
+        inout_matmul(isa, w, x, Mat{got.data(), T, c.rows}, false, 0, c.rows, pairs.data());
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-3 * (1 + std::fabs(want[i]))) << c.rows << "x" << c.cols << " T=" << T;
+      }
+    }
+  }
+}
+
+std::vector<std::tuple<Isa, DType>> float_params() {
+  std::vector<std::tuple<Isa, DType>> p;
+  for (Isa isa : supported_isas())
+    for (DType d : {DType::F32, DType::F16, DType::BF16}) p.emplace_back(isa, d);
+  return p;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, InOutKernels, ::testing::ValuesIn(float_params()), [](const auto& info) {
   return std::string(isa_name(std::get<0>(info.param))) + "_" + std::string(dtype_name(std::get<1>(info.param)));
 });
 

@@ -27,16 +27,28 @@ struct Mat {
   Mat first_rows(int64_t n) const { return {data, n, cols}; }
 };
 
-// A weight matrix [rows = out][cols = in] in the backend's memory, in any weight dtype.
+// How a weight matrix is stored. OutIn: one stored row per output ([out][in], PyTorch's Linear
+// weight). InOut: one stored row per input ([in][out]): the official code's `x @ W` factors
+// (LoRA), kept as the file has them, and matrices transposed at load so a decode step can skip
+// the rows of zero inputs (the ReLU^2 channel-mix). Quantized weights are always OutIn.
+enum class WeightLayout : uint8_t { OutIn, InOut };
+
+// A weight matrix for y = W x with W [rows = out][cols = in], in the backend's memory, in any
+// weight dtype; `row_bytes` separates consecutive stored rows.
 struct WeightMatrix {
   DType dtype = DType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
   const std::byte* data = nullptr;
   int64_t row_bytes = 0;
+  WeightLayout layout = WeightLayout::OutIn;
+  // Stored row r: output r (OutIn) or input r (InOut).
   const std::byte* row(int64_t r) const { return data + r * row_bytes; }
-  // Rows [r0, r0 + n) as a matrix of their own (no copy): e.g. one of several stacked projections.
-  WeightMatrix row_range(int64_t r0, int64_t n) const { return {dtype, n, cols, row(r0), row_bytes}; }
+  // Outputs [r0, r0 + n) as a matrix of their own (no copy): e.g. one of several stacked projections.
+  WeightMatrix row_range(int64_t r0, int64_t n) const {
+    if (layout == WeightLayout::OutIn) return {dtype, n, cols, row(r0), row_bytes, layout};
+    return {dtype, n, cols, data + r0 * dtype_block_bytes(dtype), row_bytes, layout};  // float types only
+  }
 };
 
 // Silu(x) = x * sigmoid(x) (the RWKV-5/6 output gate); ExpNegExp(x) = exp(-exp(x)) (the RWKV-5/6

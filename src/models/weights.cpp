@@ -68,7 +68,7 @@ WeightMatrix WeightBinder::linear(const std::string& name, int64_t out, int64_t 
   return converted(t, out, in, want);
 }
 
-WeightMatrix WeightBinder::transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out) {
+WeightMatrix WeightBinder::input_major(const TensorView& t, const std::byte* src, int64_t in, int64_t out) {
   // LoRA factors are never quantized (models/quant_policy.h): a float --dtype converts them, a
   // quantized one keeps them in the file's float dtype; quantized ones in a file are widened.
   DType stored = t.dtype;
@@ -80,20 +80,19 @@ WeightMatrix WeightBinder::transposed(const TensorView& t, const std::byte* src,
   }
   const DType want = matrix_dtype_ && !dtype_is_quantized(*matrix_dtype_) ? *matrix_dtype_ : stored;
   count_streamed(want, out, in);
-  // Transpose in the source dtype (exact), then convert.
-  const int64_t esize = dtype_block_bytes(stored);
-  std::vector<std::byte> m(static_cast<size_t>(in * out * esize));
-  for (int64_t i = 0; i < in; ++i)
-    for (int64_t o = 0; o < out; ++o)
-      std::memcpy(m.data() + (o * in + i) * esize, src + (i * out + o) * esize, static_cast<size_t>(esize));
-  if (want != stored) m = convert_rows(stored, m.data(), out, in, want);
-  return to_backend(want, out, in, keep(std::move(m)));
+  // Kept input-major, as stored: the kernels multiply it without a transpose (zero-copy when the
+  // dtype is kept and the bytes are the file's).
+  const std::byte* data = src;
+  if (want != stored || !widened.empty())
+    data = keep(want != stored ? convert_rows(stored, src, in, out, want) : std::move(widened));
+  WeightMatrix m{want, out, in, data, dtype_row_bytes(want, out), WeightLayout::InOut};
+  return backend_.upload_weight(m);
 }
 
 WeightMatrix WeightBinder::right_factor(const std::string& name, int64_t in, int64_t out) {
   const TensorView& t = tensors_.get(name);
   expect_shape(t, {in, out});
-  return transposed(t, t.bytes.data(), in, out);
+  return input_major(t, t.bytes.data(), in, out);
 }
 
 std::vector<WeightMatrix> WeightBinder::right_factors(const std::string& name, int64_t count, int64_t in,
@@ -102,7 +101,7 @@ std::vector<WeightMatrix> WeightBinder::right_factors(const std::string& name, i
   expect_shape(t, {count, in, out});
   const int64_t slice_bytes = in * dtype_row_bytes(t.dtype, out);
   std::vector<WeightMatrix> m;
-  for (int64_t c = 0; c < count; ++c) m.push_back(transposed(t, t.bytes.data() + c * slice_bytes, in, out));
+  for (int64_t c = 0; c < count; ++c) m.push_back(input_major(t, t.bytes.data() + c * slice_bytes, in, out));
   return m;
 }
 

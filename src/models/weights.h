@@ -33,7 +33,7 @@ class WeightBinder {
   // A Linear weight stored (out, in): used as y = W x. Quantized weights stay quantized.
   WeightMatrix linear(const std::string& name, int64_t out, int64_t in);
   // A matrix stored (in, out) and used as y = x @ M (the LoRA and DEA factors of the official
-  // code): transposed once at load into the Linear layout [out][in].
+  // code): kept input-major (WeightLayout::InOut), as the file has it.
   WeightMatrix right_factor(const std::string& name, int64_t in, int64_t out);
   // A stack of `count` such factors stored (count, in, out) (RWKV-6 time_maa_w2): one Linear
   // [out][in] matrix per slice.
@@ -58,9 +58,9 @@ class WeightBinder {
   DType matrix_dtype_for(const TensorView& t, int64_t cols) const;
   // t as a (rows, cols) matrix of dtype `want`: a view when it already is, else a converted copy.
   WeightMatrix converted(const TensorView& t, int64_t rows, int64_t cols, DType want);
-  // Transposes an (in, out) matrix into [out][in] (quantized ones are dequantized first), then
-  // converts it to the run-time dtype.
-  WeightMatrix transposed(const TensorView& t, const std::byte* src, int64_t in, int64_t out);
+  // An (in, out) matrix as an input-major WeightMatrix in the run-time float dtype (quantized
+  // ones are dequantized first).
+  WeightMatrix input_major(const TensorView& t, const std::byte* src, int64_t in, int64_t out);
   const std::byte* keep(std::vector<std::byte> bytes);
   void count_streamed(DType dtype, int64_t rows, int64_t cols);
 

@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_inout.h"
 #include "kernels/cpu/reference.h"
 #include "kernels/cpu/vec_ops.h"
 #include "kernels/cpu/wkv.h"
@@ -113,6 +114,18 @@ class CpuBackend final : public Backend {
     // Split by output rows, in multiples of 24 (the kernels' row blocks are 8 or 12); small products stay on
     // one thread, where a fork/join would cost more than it saves.
     const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
+    if (w.layout == WeightLayout::InOut) {  // input-major: split by outputs in multiples of 32
+      const uint32_t* pairs = nullptr;
+      if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, bf16_activations_)) {
+        xpairs_.resize(static_cast<size_t>(x.rows * ((x.cols + 1) / 2)));
+        cpu::to_bf16_pairs(x, xpairs_.data());
+        pairs = xpairs_.data();
+      }
+      pool_.parallel_for(w.rows, grain == w.rows ? w.rows : 32, [&](int64_t o0, int64_t o1) {
+        cpu::inout_matmul(isa_, w, x, y, accumulate, o0, o1, pairs);
+      });
+      return;
+    }
     if (cpu::use_gemm(isa_, x.rows)) {
       const bool bf16 = bf16_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
       cpu::prepare_packing(x.rows, x.cols, bf16, packed_);
@@ -279,6 +292,7 @@ class CpuBackend final : public Backend {
   bool huge_pages_;
   HugePageArena weight_arena_;
   cpu::PackedActivations packed_;
+  std::vector<uint32_t> xpairs_;  // activations as bf16 pairs for the input-major bf16 GEMM
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };

@@ -15,6 +15,23 @@ void row_to_f32(DType dtype, const std::byte* row, int64_t n, float* out) {
 }
 
 void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  if (w.layout == WeightLayout::InOut) {  // y[t][o] = sum_k W[k][o] x[t][k]
+    std::vector<float> wrow(static_cast<size_t>(o1 - o0));
+    std::vector<float> sum(static_cast<size_t>(x.rows * (o1 - o0)), 0.0f);
+    const int64_t esize = dtype_block_bytes(w.dtype);
+    for (int64_t k = 0; k < w.cols; ++k) {
+      row_to_f32(w.dtype, w.row(k) + o0 * esize, o1 - o0, wrow.data());
+      for (int64_t t = 0; t < x.rows; ++t)
+        for (int64_t o = 0; o < o1 - o0; ++o) sum[static_cast<size_t>(t * (o1 - o0) + o)] += wrow[static_cast<size_t>(o)] * x.row(t)[k];
+    }
+    for (int64_t t = 0; t < x.rows; ++t)
+      for (int64_t o = o0; o < o1; ++o) {
+        const float v = sum[static_cast<size_t>(t * (o1 - o0) + o - o0)];
+        float& out = y.row(t)[o];
+        out = accumulate ? out + v : v;
+      }
+    return;
+  }
   std::vector<float> wrow(static_cast<size_t>(w.cols));
   for (int64_t o = o0; o < o1; ++o) {
     row_to_f32(w.dtype, w.row(o), w.cols, wrow.data());

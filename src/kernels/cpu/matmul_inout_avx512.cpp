@@ -1,0 +1,193 @@
+// AVX-512 products with input-major weights (see matmul_inout.h). Only called after a run-time
+// CPU check; no std:: templates inside the SIMD region.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/matmul_inout.h"
+#include "kernels/cpu/simd_target.h"
+
+RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
+
+namespace rwkv::cpu {
+namespace {
+
+inline __mmask16 lanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+// 16 outputs (n < 16: the first n, the rest zero) of a stored row, widened exactly to f32.
+template <DType D>
+inline __m512 load16(const std::byte* row, int64_t o, int64_t n) {
+  const __mmask16 m = lanes(n);
+  if constexpr (D == DType::F32) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + o);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + o);
+    if constexpr (D == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+inline void store16(float* out, __m512 v, int64_t n, bool accumulate) {
+  const __mmask16 m = lanes(n);
+  if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, out));
+  _mm512_mask_storeu_ps(out, m, v);
+}
+
+// ---- matvec: TT tokens, NV vectors of 16 outputs held in registers while k runs ----
+
+template <DType D, int TT, int NV>
+void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o,
+                  int64_t n) {
+  __m512 acc[TT][NV];
+  for (int t = 0; t < TT; ++t)
+    for (int v = 0; v < NV; ++v) acc[t][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < w.cols; ++k) {
+    float xs[TT];
+    bool any = false;
+    for (int t = 0; t < TT; ++t) {
+      xs[t] = x.row(t0 + t)[k];
+      any |= xs[t] != 0.0f;
+    }
+    if (!any) continue;  // a zero input contributes nothing: its weight row is not read at all
+    const std::byte* row = w.row(k);
+    for (int v = 0; v < NV; ++v) {
+      const __m512 wv = load16<D>(row, o + 16 * v, n - 16 * v);
+      for (int t = 0; t < TT; ++t) acc[t][v] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xs[t]), acc[t][v]);
+    }
+  }
+  for (int t = 0; t < TT; ++t)
+    for (int v = 0; v < NV; ++v) store16(y.row(t0 + t) + o + 16 * v, acc[t][v], n - 16 * v, accumulate);
+}
+
+template <DType D, int TT, int NV>
+void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o0,
+                   int64_t o1) {
+  int64_t o = o0;
+  for (; o + 16 * NV <= o1; o += 16 * NV) matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, 16 * NV);
+  for (; o < o1; o += 16) matvec_chunk<D, TT, 1>(w, x, y, accumulate, t0, o, o1 - o);
+}
+
+template <DType D>
+void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 6>(w, x, y, accumulate, t, o0, o1);
+  switch (x.rows - t) {
+    case 3: matvec_tokens<D, 3, 8>(w, x, y, accumulate, t, o0, o1); break;
+    case 2: matvec_tokens<D, 2, 12>(w, x, y, accumulate, t, o0, o1); break;
+    case 1: matvec_tokens<D, 1, 24>(w, x, y, accumulate, t, o0, o1); break;
+    default: break;
+  }
+}
+
+// ---- GEMM: MT tokens x 32 outputs per tile ----
+
+constexpr int kMt = 12;
+
+template <DType D, int MT>
+void gemm_tile(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o, int64_t n) {
+  __m512 acc[MT][2];
+  for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  const float* xr[MT];
+  for (int t = 0; t < MT; ++t) xr[t] = x.row(t0 + t);
+  for (int64_t k = 0; k < w.cols; ++k) {
+    const std::byte* row = w.row(k);
+    const __m512 w0 = load16<D>(row, o, n), w1 = load16<D>(row, o + 16, n - 16);
+    for (int t = 0; t < MT; ++t) {
+      const __m512 b = _mm512_set1_ps(xr[t][k]);
+      acc[t][0] = _mm512_fmadd_ps(w0, b, acc[t][0]);
+      acc[t][1] = _mm512_fmadd_ps(w1, b, acc[t][1]);
+    }
+  }
+  for (int t = 0; t < MT; ++t) {
+    store16(y.row(t0 + t) + o, acc[t][0], n, accumulate);
+    store16(y.row(t0 + t) + o + 16, acc[t][1], n - 16, accumulate);
+  }
+}
+
+// bf16 weights x bf16-rounded activations: pairs of inputs per dot-product instruction. The two
+// weight rows of a pair are interleaved on the fly (unpacklo/hi_epi16), which puts the outputs in
+// the order {0-3, 8-11, 16-19, 24-27} (lo) and {4-7, 12-15, 20-23, 28-31} (hi); the store undoes it.
+template <int MT>
+void gemm_tile_bf16(const WeightMatrix& w, const uint32_t* xpairs, int64_t pairs, const Mat& y, bool accumulate,
+                    int64_t t0, int64_t o, int64_t n) {
+  __m512 acc[MT][2];
+  for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  const __mmask32 m = n >= 32 ? static_cast<__mmask32>(0xffffffffu) : static_cast<__mmask32>((1u << n) - 1u);
+  const auto* base = reinterpret_cast<const uint16_t*>(w.data) + o;
+  const int64_t stride = w.row_bytes / 2;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512i a = _mm512_maskz_loadu_epi16(m, base + (2 * p) * stride);
+    const __m512i b = 2 * p + 1 < w.cols ? _mm512_maskz_loadu_epi16(m, base + (2 * p + 1) * stride) : _mm512_setzero_si512();
+    const __m512bh lo = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(a, b));
+    const __m512bh hi = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(a, b));
+    for (int t = 0; t < MT; ++t) {
+      const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xpairs[(t0 + t) * pairs + p])));
+      acc[t][0] = _mm512_dpbf16_ps(acc[t][0], lo, xv);
+      acc[t][1] = _mm512_dpbf16_ps(acc[t][1], hi, xv);
+    }
+  }
+  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  for (int t = 0; t < MT; ++t) {
+    store16(y.row(t0 + t) + o, _mm512_permutex2var_ps(acc[t][0], first, acc[t][1]), n, accumulate);
+    store16(y.row(t0 + t) + o + 16, _mm512_permutex2var_ps(acc[t][0], second, acc[t][1]), n - 16, accumulate);
+  }
+}
+
+template <DType D>
+using TileFn = void (*)(const WeightMatrix&, const Mat&, const Mat&, bool, int64_t, int64_t, int64_t);
+template <DType D>
+constexpr TileFn<D> kTiles[kMt + 1] = {nullptr,          gemm_tile<D, 1>,  gemm_tile<D, 2>,  gemm_tile<D, 3>,
+                                       gemm_tile<D, 4>,  gemm_tile<D, 5>,  gemm_tile<D, 6>,  gemm_tile<D, 7>,
+                                       gemm_tile<D, 8>,  gemm_tile<D, 9>,  gemm_tile<D, 10>, gemm_tile<D, 11>,
+                                       gemm_tile<D, 12>};
+using Bf16TileFn = void (*)(const WeightMatrix&, const uint32_t*, int64_t, const Mat&, bool, int64_t, int64_t, int64_t);
+constexpr Bf16TileFn kBf16Tiles[kMt + 1] = {
+    nullptr,            gemm_tile_bf16<1>, gemm_tile_bf16<2>,  gemm_tile_bf16<3>,  gemm_tile_bf16<4>,
+    gemm_tile_bf16<5>,  gemm_tile_bf16<6>, gemm_tile_bf16<7>,  gemm_tile_bf16<8>,  gemm_tile_bf16<9>,
+    gemm_tile_bf16<10>, gemm_tile_bf16<11>, gemm_tile_bf16<12>};
+
+template <DType D>
+void gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; o += 32)
+    for (int64_t t = 0; t < x.rows; t += kMt) {
+      const int mt = x.rows - t < kMt ? static_cast<int>(x.rows - t) : kMt;
+      kTiles<D>[mt](w, x, y, accumulate, t, o, o1 - o);
+    }
+}
+
+}  // namespace
+
+bool inout_matmul_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                         const uint32_t* xpairs) {
+  const bool gemm_path = x.rows >= kInOutGemmMinTokens;
+  if (gemm_path && xpairs && w.dtype == DType::BF16) {
+    const int64_t pairs = (w.cols + 1) / 2;
+    for (int64_t o = o0; o < o1; o += 32)
+      for (int64_t t = 0; t < x.rows; t += kMt) {
+        const int mt = x.rows - t < kMt ? static_cast<int>(x.rows - t) : kMt;
+        kBf16Tiles[mt](w, xpairs, pairs, y, accumulate, t, o, o1 - o < 32 ? o1 - o : 32);
+      }
+    return true;
+  }
+  switch (w.dtype) {
+    case DType::F32:
+      gemm_path ? gemm<DType::F32>(w, x, y, accumulate, o0, o1) : matvec<DType::F32>(w, x, y, accumulate, o0, o1);
+      return true;
+    case DType::BF16:
+      gemm_path ? gemm<DType::BF16>(w, x, y, accumulate, o0, o1) : matvec<DType::BF16>(w, x, y, accumulate, o0, o1);
+      return true;
+    case DType::F16:
+      gemm_path ? gemm<DType::F16>(w, x, y, accumulate, o0, o1) : matvec<DType::F16>(w, x, y, accumulate, o0, o1);
+      return true;
+    default: return false;
+  }
+}
+
+}  // namespace rwkv::cpu
+
+RWKV_SIMD_END
+#endif  // __x86_64__
