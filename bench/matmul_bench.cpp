@@ -55,9 +55,27 @@ MATVEC(Matvec_Head_f16_2t, DType::F16, 65536, 768, 2);
 GEMM(Gemm_Ffn_bf16_T128, DType::BF16, 3072, 768, 128, false);
 GEMM(Gemm_Ffn_bf16act_T128, DType::BF16, 3072, 768, 128, true);
 GEMM(Gemm_Ffn_f32_T128, DType::F32, 3072, 768, 128, false);
+GEMM(Gemm_FfnValue_bf16act_T128, DType::BF16, 768, 3072, 128, true);
+GEMM(Gemm_FfnValue_bf16_T128, DType::BF16, 768, 3072, 128, false);
 GEMM(Gemm_Att_bf16_T128, DType::BF16, 768, 768, 128, false);
 GEMM(Gemm_Att_bf16act_T128, DType::BF16, 768, 768, 128, true);
 
+}  // namespace
+}  // namespace rwkv
+
+
+namespace rwkv {
+namespace {
+// Shape sweep: rows (outputs) x cols (inputs), 128 tokens, bf16 weights, bf16 activations.
+void GemmShape(benchmark::State& s) { run(s, DType::BF16, s.range(0), s.range(1), s.range(2), 2, true); }
+BENCHMARK(GemmShape)
+    ->Args({768, 768, 128})
+    ->Args({1536, 768, 128})
+    ->Args({3072, 768, 128})
+    ->Args({768, 1536, 128})
+    ->Args({3072, 768, 32})
+    ->Args({3072, 3072, 128})
+    ->UseRealTime();
 }  // namespace
 }  // namespace rwkv
 

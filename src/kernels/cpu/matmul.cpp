@@ -79,13 +79,13 @@ void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const
   if (x.use_bf16) {
     if (isa != Isa::Avx512Bf16 || w.dtype != DType::BF16)
       throw Error("bf16-activation GEMM needs bf16 weights and AVX512_BF16");
-    thread_local std::vector<uint32_t> padded;  // per thread: slices run concurrently
-    padded.resize(static_cast<size_t>(kGemmRowBlock * x.k_pairs));
-    return gemm_rows_avx512bf16(w, v, y, accumulate, o0, o1, padded.data());
+    thread_local std::vector<uint32_t> interleaved;  // per thread: slices run concurrently
+    interleaved.resize(static_cast<size_t>(gemm_scratch_elements(o1 - o0, x.k_pairs)));
+    return gemm_rows_avx512bf16(w, v, y, accumulate, o0, o1, interleaved.data());
   }
   if (isa == Isa::Avx512 || isa == Isa::Avx512Bf16) {
     thread_local std::vector<float> widened;  // per thread: slices run concurrently
-    widened.resize(static_cast<size_t>(kGemmRowBlock * w.cols));
+    widened.resize(static_cast<size_t>(gemm_scratch_elements(o1 - o0, w.cols)));
     return gemm_rows_avx512(w, v, y, accumulate, o0, o1, widened.data());
   }
   if (isa == Isa::Avx2) return gemm_rows_avx2(w, v, y, accumulate, o0, o1);

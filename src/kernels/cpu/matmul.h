@@ -56,8 +56,28 @@ void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool ac
 void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 // Weight rows per GEMM micro-tile of the AVX-512 kernels; their scratch holds that many rows
-// (widened to f32, or padded bf16 pairs).
+// interleaved ([K][12] f32 or [pairs][12] bf16 pairs).
 inline constexpr int kGemmRowBlock = 12;
+// The AVX-512 GEMM interleaves a group of 12-row blocks at a time into scratch (4-byte elements:
+// f32 weights, or bf16 pairs): as many blocks as fit ~768 KiB (L2), at least one.
+inline int64_t gemm_group_blocks(int64_t k) {
+  const int64_t fit = (512 * 1024 / 4) / (kGemmRowBlock * k);
+  return fit > 1 ? fit : 1;
+}
+// Rows the GEMM interleaves at once for a slice of `rows` rows.
+inline int64_t gemm_group_rows(int64_t rows, int64_t k) {
+  const int64_t blocks = (rows + kGemmRowBlock - 1) / kGemmRowBlock;
+  const int64_t group = gemm_group_blocks(k);
+  return kGemmRowBlock * (blocks < group ? blocks : group);
+}
+// The stride of the output staging rows: the group's width plus 16 floats, so that the 32 rows
+// of a token block do not sit a multiple of 4 KiB apart (stores there alias loads in the core).
+inline int64_t gemm_stage_stride(int64_t rows, int64_t k) { return gemm_group_rows(rows, k) + 16; }
+// Scratch elements (4 bytes) for `rows` rows of `k` elements (or pairs): the interleaved group
+// and the output staging of one token block (32 rows).
+inline int64_t gemm_scratch_elements(int64_t rows, int64_t k) {
+  return gemm_group_rows(rows, k) * k + 32 * gemm_stage_stride(rows, k);
+}
 void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
                       float* scratch);
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,

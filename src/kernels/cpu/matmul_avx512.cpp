@@ -122,103 +122,138 @@ inline void store_tile(const __m512 (&acc)[kMr][2], int mr, const Mat& y, bool a
   }
 }
 
-// f32 micro-kernel over all K: acc[r][h] += wf[r][k] * xp[k][16h .. 16h+15].
+// The weight rows of one micro-tile are interleaved into scratch first ([K][kMr] f32, or
+// [pairs][kMr] bf16 pairs; missing rows zero), so the micro-kernels broadcast every operand from
+// one base pointer at constant offsets: twelve separate row pointers would not fit the
+// general-purpose registers next to the loop state.
+
+// f32 micro-kernel over all K: acc[r][h] += wi[k][r] * xp[k][16h .. 16h+15], then the store.
+// The accumulators are locals of this function so they live in registers (__m512 may alias
+// anything, so accumulators behind a pointer would be stored and reloaded every step).
 template <int MR>
-inline void tile_f32(const float* wf, int64_t K, const float* xp, __m512 (&acc)[kMr][2]) {
+void tile_f32(const float* wi, int64_t K, const float* xp, const Mat& y, bool accumulate, int64_t o, int64_t t0,
+              int64_t nt) {
+  __m512 acc[kMr][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(xp + k * kNb), b1 = _mm512_loadu_ps(xp + k * kNb + 16);
+    const float* a = wi + k * kMr;
     for (int r = 0; r < MR; ++r) {
-      const __m512 a = _mm512_set1_ps(wf[r * K + k]);
-      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
     }
   }
+  store_tile(acc, MR, y, accumulate, o, t0, nt);
 }
 
-template <int MR>
-void gemm_tiles_f32(const float* wf, int64_t K, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
-  __m512 acc[kMr][2];
-  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
-    tile_f32<MR>(wf, K, x.f32 + (t0 / kNb) * K * kNb, acc);
-    store_tile(acc, MR, y, accumulate, o, t0, x.T - t0 < kNb ? x.T - t0 : kNb);
+// The micro-kernels by row count (the last row block of a slice may be shorter).
+using F32Tile = void (*)(const float*, int64_t, const float*, const Mat&, bool, int64_t, int64_t, int64_t);
+constexpr F32Tile kF32Tile[kMr + 1] = {nullptr,      tile_f32<1>, tile_f32<2>,  tile_f32<3>,  tile_f32<4>,
+                                       tile_f32<5>,  tile_f32<6>, tile_f32<7>,  tile_f32<8>,  tile_f32<9>,
+                                       tile_f32<10>, tile_f32<11>, tile_f32<12>};
+
+inline __mmask16 first_lanes(int64_t n);
+inline void transpose16(__m512 (&r)[16]);
+
+// Widens `mr` weight rows from o on into wi [K][kMr] (16 k at a time: load, transpose, store).
+template <DType D>
+void interleave_f32(const WeightMatrix& w, int64_t o, int mr, float* wi) {
+  const int64_t K = w.cols;
+  const __mmask16 row_lanes = static_cast<__mmask16>((1u << kMr) - 1u);
+  for (int64_t k = 0; k < K; k += 16) {
+    const __mmask16 m = first_lanes(K - k);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < mr ? load_weights_tail<D>(w.row(o + i), k, m) : _mm512_setzero_ps();
+    transpose16(r);
+    const int64_t nk = K - k < 16 ? K - k : 16;
+    for (int64_t j = 0; j < nk; ++j) _mm512_mask_storeu_ps(wi + (k + j) * kMr, row_lanes, r[j]);
   }
 }
 
-// The tile functions by row count (row blocks at the end of a slice are shorter).
-using F32Tiles = void (*)(const float*, int64_t, const PackedView&, const Mat&, bool, int64_t);
-constexpr F32Tiles kF32Tiles[kMr + 1] = {
-    nullptr,           gemm_tiles_f32<1>, gemm_tiles_f32<2>,  gemm_tiles_f32<3>,  gemm_tiles_f32<4>,
-    gemm_tiles_f32<5>, gemm_tiles_f32<6>, gemm_tiles_f32<7>,  gemm_tiles_f32<8>,  gemm_tiles_f32<9>,
-    gemm_tiles_f32<10>, gemm_tiles_f32<11>, gemm_tiles_f32<12>};
+// bf16 pairs of `mr` rows into wi [pairs][kMr] (an odd K's last pair is padded with zero).
+void interleave_bf16(const WeightMatrix& w, int64_t o, int mr, uint32_t* wi) {
+  const int64_t K = w.cols, pairs = (K + 1) / 2;
+  const __mmask16 row_lanes = static_cast<__mmask16>((1u << kMr) - 1u);
+  for (int64_t p = 0; p < pairs; p += 16) {
+    const int64_t left = K - 2 * p;  // bf16 elements from pair p on
+    const __mmask32 m = left >= 32 ? static_cast<__mmask32>(0xffffffffu) : static_cast<__mmask32>((1u << left) - 1u);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < mr ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(w.row(o + i)) + 2 * p))
+                    : _mm512_setzero_ps();
+    transpose16(r);
+    const int64_t np = pairs - p < 16 ? pairs - p : 16;
+    for (int64_t j = 0; j < np; ++j) _mm512_mask_storeu_ps(reinterpret_cast<float*>(wi + (p + j) * kMr), row_lanes, r[j]);
+  }
+}
 
-// Widens `mr` weight rows to f32 into wf [mr][K] (once per row block, reused for every token block).
-template <DType D>
-void widen_rows(const WeightMatrix& w, int64_t o, int mr, float* wf) {
-  const int64_t K = w.cols;
-  for (int r = 0; r < mr; ++r) {
-    const std::byte* row = w.row(o + r);
-    float* dst = wf + r * K;
-    int64_t k = 0;
-    for (; k + kLanes <= K; k += kLanes) _mm512_storeu_ps(dst + k, load_weights<D>(row, k));
-    if (k < K) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
-      _mm512_mask_storeu_ps(dst + k, m, load_weights_tail<D>(row, k, m));
+// A slice's rows are interleaved a group of row blocks at a time (gemm_group_blocks: what fits
+// L2), so that the token blocks can run outside the row blocks. The output tiles of one token
+// block (32 tokens x the group's rows) then stay in L2 too; with the token blocks inside, every
+// tile wrote 32 partial cache lines far apart in a large y (a 3072-wide FFN key took twice as
+// long per FLOP as a 768-wide projection).
+// Adds (or writes) the staged outputs of one token block into y: each token's outputs of the
+// group are one contiguous run in both.
+inline void unstage(const float* stage, int64_t stride, const Mat& y, bool accumulate, int64_t g, int64_t width,
+                    int64_t t0, int64_t nt) {
+  for (int64_t t = 0; t < nt; ++t) {
+    const float* src = stage + t * stride;
+    float* dst = y.row(t0 + t) + g;
+    for (int64_t i = 0; i < width; i += 16) {
+      const __mmask16 m = width - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (width - i)) - 1u);
+      __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, dst + i));
+      _mm512_mask_storeu_ps(dst + i, m, v);
     }
   }
 }
 
 template <DType D>
 void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
-              float* wf) {
-  const int64_t K = w.cols;
-  for (int64_t o = o0; o < o1; o += kMr) {
-    const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
-    const float* rows = wf;
-    if constexpr (D == DType::F32) {
-      if (mr == kMr) {
-        // f32 rows are used in place: in the Linear layout consecutive rows are K floats apart.
-        rows = reinterpret_cast<const float*>(w.row(o));
-      } else {
-        widen_rows<D>(w, o, mr, wf);
+              float* scratch) {
+  const int64_t K = w.cols, group = gemm_group_rows(o1 - o0, K), stride = gemm_stage_stride(o1 - o0, K);
+  float* stage = scratch + group * K;
+  for (int64_t g = o0; g < o1; g += group) {
+    const int64_t g1 = o1 - g < group ? o1 : g + group;
+    for (int64_t o = g; o < g1; o += kMr)
+      interleave_f32<D>(w, o, o1 - o < kMr ? static_cast<int>(o1 - o) : kMr, scratch + (o - g) * K);
+    for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+      const float* xp = x.f32 + (t0 / kNb) * K * kNb;
+      const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
+      const Mat staged{stage, kNb, stride};
+      for (int64_t o = g; o < g1; o += kMr) {
+        const int mr = g1 - o < kMr ? static_cast<int>(g1 - o) : kMr;
+        kF32Tile[mr](scratch + (o - g) * K, K, xp, staged, false, o - g, 0, nt);
       }
-    } else {
-      widen_rows<D>(w, o, mr, wf);
+      unstage(stage, stride, y, accumulate, g, g1 - g, t0, nt);
     }
-    kF32Tiles[mr](rows, K, x, y, accumulate, o);
   }
 }
 
-// bf16 micro-kernel: pairs of k per dot-product instruction; the weight pair (k, k+1) of a row
-// is one 32-bit broadcast straight from the row.
+// bf16 micro-kernel: a pair of k per dot-product instruction.
 template <int MR>
-inline void tile_bf16(const uint32_t* const* wrows, int64_t pairs, const uint32_t* xp, __m512 (&acc)[kMr][2]) {
+void tile_bf16(const uint32_t* wi, int64_t pairs, const uint32_t* xp, const Mat& y, bool accumulate, int64_t o,
+               int64_t t0, int64_t nt) {
+  __m512 acc[kMr][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
     const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xp + p * kNb));
     const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xp + p * kNb + 16));
+    const uint32_t* a = wi + p * kMr;
     for (int r = 0; r < MR; ++r) {
-      const __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(wrows[r][p])));
-      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
-      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+      const __m512bh ar = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r])));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
     }
   }
+  store_tile(acc, MR, y, accumulate, o, t0, nt);
 }
 
-template <int MR>
-void gemm_tiles_bf16(const uint32_t* const* wrows, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
-  __m512 acc[kMr][2];
-  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
-    tile_bf16<MR>(wrows, x.k_pairs, x.bf16 + (t0 / kNb) * x.k_pairs * kNb, acc);
-    store_tile(acc, MR, y, accumulate, o, t0, x.T - t0 < kNb ? x.T - t0 : kNb);
-  }
-}
-
-using Bf16Tiles = void (*)(const uint32_t* const*, const PackedView&, const Mat&, bool, int64_t);
-constexpr Bf16Tiles kBf16Tiles[kMr + 1] = {
-    nullptr,            gemm_tiles_bf16<1>, gemm_tiles_bf16<2>,  gemm_tiles_bf16<3>,  gemm_tiles_bf16<4>,
-    gemm_tiles_bf16<5>, gemm_tiles_bf16<6>, gemm_tiles_bf16<7>,  gemm_tiles_bf16<8>,  gemm_tiles_bf16<9>,
-    gemm_tiles_bf16<10>, gemm_tiles_bf16<11>, gemm_tiles_bf16<12>};
+using Bf16Tile = void (*)(const uint32_t*, int64_t, const uint32_t*, const Mat&, bool, int64_t, int64_t, int64_t);
+constexpr Bf16Tile kBf16Tile[kMr + 1] = {nullptr,       tile_bf16<1>, tile_bf16<2>,  tile_bf16<3>,  tile_bf16<4>,
+                                         tile_bf16<5>,  tile_bf16<6>, tile_bf16<7>,  tile_bf16<8>,  tile_bf16<9>,
+                                         tile_bf16<10>, tile_bf16<11>, tile_bf16<12>};
 
 
 // ---- Packing activations: 16 x 16 transposes of 32-bit values ----
@@ -294,9 +329,6 @@ void pack_bf16_avx512bf16(const float* x, int64_t ldx, int64_t T, int64_t K, uin
     }
 }
 
-namespace {
-}  // namespace
-
 void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
   switch (w.dtype) {
     case DType::F32: return matvec<DType::F32>(w, x, y, accumulate, o0, o1);
@@ -320,26 +352,26 @@ void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, 
 }
 
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
-                          int64_t o1, uint32_t* padded) {
-  // Rows of an odd length end in half a pair; the packed activations are zero there, but the
-  // row's last 32-bit read would run one element past the row: such rows need a padded copy.
-  const bool odd = (w.cols & 1) != 0;
-  for (int64_t o = o0; o < o1; o += kMr) {
-    const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
-    const uint32_t* rows[kMr];
-    for (int r = 0; r < mr; ++r) {
-      if (odd) {
-        uint32_t* dst = padded + r * x.k_pairs;
-        dst[x.k_pairs - 1] = 0;
-        std::memcpy(dst, w.row(o + r), static_cast<size_t>(w.cols) * 2);
-        rows[r] = dst;
-      } else {
-        rows[r] = reinterpret_cast<const uint32_t*>(w.row(o + r));
+                          int64_t o1, uint32_t* scratch) {
+  const int64_t pairs = x.k_pairs, group = gemm_group_rows(o1 - o0, pairs), stride = gemm_stage_stride(o1 - o0, pairs);
+  float* stage = reinterpret_cast<float*>(scratch + group * pairs);
+  for (int64_t g = o0; g < o1; g += group) {
+    const int64_t g1 = o1 - g < group ? o1 : g + group;
+    for (int64_t o = g; o < g1; o += kMr)
+      interleave_bf16(w, o, o1 - o < kMr ? static_cast<int>(o1 - o) : kMr, scratch + (o - g) * pairs);
+    for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+      const uint32_t* xp = x.bf16 + (t0 / kNb) * pairs * kNb;
+      const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
+      const Mat staged{stage, kNb, stride};
+      for (int64_t o = g; o < g1; o += kMr) {
+        const int mr = g1 - o < kMr ? static_cast<int>(g1 - o) : kMr;
+        kBf16Tile[mr](scratch + (o - g) * pairs, pairs, xp, staged, false, o - g, 0, nt);
       }
+      unstage(stage, stride, y, accumulate, g, g1 - g, t0, nt);
     }
-    kBf16Tiles[mr](rows, x, y, accumulate, o);
   }
 }
+
 
 }  // namespace rwkv::cpu
 
