@@ -79,4 +79,29 @@ BENCHMARK(GemmShape)
 }  // namespace
 }  // namespace rwkv
 
+
+namespace rwkv {
+namespace {
+// LoRA-shaped products with input-major weights (the official x @ W layout), 128 tokens.
+void GemmLora(benchmark::State& state) {
+  const int64_t out = state.range(0), in = state.range(1), T = 128;
+  auto backend = make_cpu_backend({2, std::nullopt, state.range(2) != 0});
+  Weights W(DType::BF16, in, out);  // stored [in][out]
+  WeightMatrix w = W.w;
+  w.rows = out;
+  w.cols = in;
+  w.row_bytes = dtype_row_bytes(DType::BF16, out);
+  w.layout = WeightLayout::InOut;
+  std::vector<float> x(static_cast<size_t>(T * in), 0.5f), y(static_cast<size_t>(T * out));
+  for (auto _ : state) {
+    backend->matmul(w, Mat{x.data(), T, in}, Mat{y.data(), T, out});
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(2 * out * in * T) * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(GemmLora)->Args({64, 768, 1})->Args({768, 64, 1})->Args({128, 768, 1})->Args({768, 128, 1})->Args({64, 768, 0})->UseRealTime();
+}  // namespace
+}  // namespace rwkv
+
 BENCHMARK_MAIN();

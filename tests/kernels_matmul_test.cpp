@@ -138,7 +138,7 @@ TEST_P(InOutKernels, MatchReferenceIncludingSkippedZeroInputs) {
         for (float& v : rounded) v = bf16_to_f32(f32_to_bf16(v));
         ref::matmul(w, Mat{rounded.data(), T, c.cols}, Mat{want.data(), T, c.rows}, false, 0, c.rows);
         std::vector<uint32_t> pairs(static_cast<size_t>(T * ((c.cols + 1) / 2)));
-        to_bf16_pairs(x, pairs.data());
+        to_bf16_pairs(isa, x, pairs.data(), 0, T);
         inout_matmul(isa, w, x, Mat{got.data(), T, c.rows}, false, 0, c.rows, pairs.data());
         for (size_t i = 0; i < want.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 1e-3 * (1 + std::fabs(want[i]))) << c.rows << "x" << c.cols << " T=" << T;

@@ -118,7 +118,7 @@ class CpuBackend final : public Backend {
       const uint32_t* pairs = nullptr;
       if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, bf16_activations_)) {
         xpairs_.resize(static_cast<size_t>(x.rows * ((x.cols + 1) / 2)));
-        cpu::to_bf16_pairs(x, xpairs_.data());
+        pool_.parallel_for(x.rows, 8, [&](int64_t t0, int64_t t1) { cpu::to_bf16_pairs(isa_, x, xpairs_.data(), t0, t1); });
         pairs = xpairs_.data();
       }
       pool_.parallel_for(w.rows, grain == w.rows ? w.rows : 32, [&](int64_t o0, int64_t o1) {

@@ -8,9 +8,12 @@ bool inout_uses_bf16_pairs(Isa isa, const WeightMatrix& w, int64_t T, bool bf16_
   return bf16_activations && isa == Isa::Avx512Bf16 && w.dtype == DType::BF16 && T >= kInOutGemmMinTokens;
 }
 
-void to_bf16_pairs(const Mat& x, uint32_t* out) {
+void to_bf16_pairs(Isa isa, const Mat& x, uint32_t* out, int64_t t0, int64_t t1) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx512Bf16) return to_bf16_pairs_avx512bf16(x.data, x.cols, t0, t1, x.cols, out);
+#endif
   const int64_t pairs = (x.cols + 1) / 2;
-  for (int64_t t = 0; t < x.rows; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     const float* src = x.row(t);
     for (int64_t p = 0; p < pairs; ++p) {
       const uint32_t lo = f32_to_bf16(src[2 * p]);

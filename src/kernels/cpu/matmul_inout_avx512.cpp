@@ -161,6 +161,21 @@ void gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, in
 
 }  // namespace
 
+void to_bf16_pairs_avx512bf16(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t K, uint32_t* out) {
+  const int64_t pairs = (K + 1) / 2;
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* row = x + t * ldx;
+    uint32_t* dst = out + t * pairs;
+    for (int64_t k = 0; k < K; k += 32) {  // 32 values = 16 pairs, rounded to nearest even
+      const __m512 lo = _mm512_maskz_loadu_ps(lanes(K - k), row + k);
+      const __m512 hi = _mm512_maskz_loadu_ps(lanes(K - k - 16), row + k + 16);
+      const __m512i v = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+      const int64_t np = pairs - k / 2 < 16 ? pairs - k / 2 : 16;
+      _mm512_mask_storeu_epi32(dst + k / 2, lanes(np), v);
+    }
+  }
+}
+
 bool inout_matmul_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
                          const uint32_t* xpairs) {
   const bool gemm_path = x.rows >= kInOutGemmMinTokens;
