@@ -84,7 +84,7 @@ namespace rwkv {
 namespace {
 // LoRA-shaped products with input-major weights (the official x @ W layout), 128 tokens.
 void GemmLora(benchmark::State& state) {
-  const int64_t out = state.range(0), in = state.range(1), T = 128;
+  const int64_t out = state.range(0), in = state.range(1), T = state.range(3);
   auto backend = make_cpu_backend({2, std::nullopt, state.range(2) != 0});
   Weights W(DType::BF16, in, out);  // stored [in][out]
   WeightMatrix w = W.w;
@@ -100,7 +100,14 @@ void GemmLora(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(static_cast<double>(2 * out * in * T) * state.iterations() / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
-BENCHMARK(GemmLora)->Args({64, 768, 1})->Args({768, 64, 1})->Args({128, 768, 1})->Args({768, 128, 1})->Args({64, 768, 0})->UseRealTime();
+BENCHMARK(GemmLora)
+    ->Args({64, 768, 1, 128})
+    ->Args({768, 64, 1, 128})
+    ->Args({128, 768, 1, 128})
+    ->Args({768, 128, 1, 128})
+    ->Args({64, 768, 1, 1})
+    ->Args({768, 64, 1, 1})
+    ->UseRealTime();
 }  // namespace
 }  // namespace rwkv
 

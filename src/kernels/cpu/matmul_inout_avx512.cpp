@@ -62,12 +62,20 @@ void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumu
     for (int v = 0; v < NV; ++v) store16(y.row(t0 + t) + o + 16 * v, acc[t][v], n - 16 * v, accumulate);
 }
 
+// Outputs [o0, o1) in passes of NV vectors, then what is left in one pass of fewer (each pass
+// reads every non-zero input's row once, so fewer, wider passes read the weights fewer times).
 template <DType D, int TT, int NV>
 void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o0,
                    int64_t o1) {
   int64_t o = o0;
   for (; o + 16 * NV <= o1; o += 16 * NV) matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, 16 * NV);
-  for (; o < o1; o += 16) matvec_chunk<D, TT, 1>(w, x, y, accumulate, t0, o, o1 - o);
+  const int64_t left = (o1 - o + 15) / 16;  // vectors left, the last maybe partial
+  if constexpr (NV > 1) {
+    if (left > NV / 2) return matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, o1 - o);
+    if (left > 0) return matvec_tokens<D, TT, NV / 2>(w, x, y, accumulate, t0, o, o1);
+  } else {
+    if (left > 0) matvec_chunk<D, TT, 1>(w, x, y, accumulate, t0, o, o1 - o);
+  }
 }
 
 template <DType D>
