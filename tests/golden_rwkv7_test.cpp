@@ -86,7 +86,7 @@ TEST(Rwkv7Bf16Prefill, StaysCloseToTheOfficialLogits) {
     GoldenCase c;
     if (!load_golden_case(name, &c)) GTEST_SKIP() << "fixture " << name << " not found";
     ModelOptions opt;
-    opt.bf16_activations = true;
+    opt.fast_activations = true;
     auto model = Model::load({(c.dir / "model-bf16.pth").string()}, opt);
     const auto got = run_logits(*model, c.tokens, "seq");
     const auto want = read_f32(c.dir / "logits.f32");

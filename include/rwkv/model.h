@@ -55,11 +55,12 @@ struct ModelOptions {
   std::optional<Arch> arch;     // override the detection for odd files
   std::string config_file;      // a Hugging Face config.json (v5/v6 HF layout)
   int64_t chunk_size = 128;     // tokens per sequence-path chunk (bounds activation memory)
-  // Prompt processing with bf16 weights: round the activations to bf16 for the matrix products
-  // of the sequence path (about 2x faster on CPUs with AVX512_BF16; logits move by ~1e-2, as
-  // with llama.cpp's BF16 path). Off = exact f32 activations everywhere (what `rwkv logits`
-  // uses). The single-token step path is always exact.
-  bool bf16_activations = false;
+  // Reduced-precision activations where the hardware pays for it, as llama.cpp does: the
+  // sequence path's matrix products with bf16 weights round the activations to bf16 (AVX512_BF16
+  // dot products, ~2x faster), and products with Q8_0/Q4_0 weights quantize them to 8 bits per
+  // block of 32 (AVX512_VNNI integer dot products). Logits move by ~1e-2 (bf16). Off = f32
+  // activations everywhere, which `rwkv logits` uses; text generation and `rwkv bench` turn it on.
+  bool fast_activations = false;
   // Copy the weight matrices into memory on 2 MiB pages at load instead of reading them in place
   // from the file mapping: fewer TLB misses per decode step. Costs one copy at load.
   bool huge_pages = false;

@@ -54,7 +54,7 @@ int cmd_bench(int argc, char** argv) {
   std::string dtype, arch;
   int64_t prompt_tokens = 512, gen_tokens = 128, chunk = 128;
   int threads = 0, repeat = 3;
-  bool json = false, machine = false, huge_pages = false, exact_prefill = false;
+  bool json = false, machine = false, huge_pages = false, exact = false;
   app.add_option("--weights,--weight-files", weights, "model file(s)");
   app.add_option("--dtype", dtype, "weight dtype at run time: f32, f16, bf16, or quantized at load: q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0, q4_k (default: as stored in the file)");
   app.add_option("--prompt-tokens", prompt_tokens, "prompt length for the prefill measurement")->capture_default_str();
@@ -63,9 +63,8 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("--repeat", repeat, "measured runs (the median is reported)")->capture_default_str();
   app.add_option("--chunk-size", chunk, "tokens per sequence-path chunk")->capture_default_str();
   app.add_option("--arch", arch, "override the detected architecture");
-  app.add_flag("--exact-prefill", exact_prefill,
-               "f32 activations in the prompt's matrix products with bf16 weights too (as `rwkv logits`); by default "
-               "they are rounded to bf16, as in text generation");
+  app.add_flag("--exact", exact, "f32 activations in every matrix product (as `rwkv logits`); by default reduced "
+                                  "precision where it pays, as in text generation");
   app.add_flag("--machine", machine, "also probe read bandwidth and arithmetic peaks");
   app.add_flag("--huge-pages", huge_pages,
                "weights copied onto 2 MiB pages at load (and the bandwidth probe on such pages)");
@@ -82,7 +81,7 @@ int cmd_bench(int argc, char** argv) {
     if (!arch.empty()) opt.arch = parse_arch_flag(arch);
     opt.threads = threads;
     opt.chunk_size = chunk;
-    opt.bf16_activations = !exact_prefill;
+    opt.fast_activations = !exact;
     opt.huge_pages = huge_pages;
     auto t0 = Clock::now();
     auto model = Model::load(split_files(weights), opt);

@@ -35,7 +35,7 @@ struct Flags {
   std::optional<float> repeat_penalty;
   int repeat_last_n = 64, threads = 0;
   float alpha_presence = 2.0f, alpha_frequency = 0.1f, alpha_decay = 0.99f;
-  bool cpu = false, tracing = false, quantized = false, no_echo = false, exact_prefill = false, huge_pages = false;
+  bool cpu = false, tracing = false, quantized = false, no_echo = false, exact = false, huge_pages = false;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -77,9 +77,10 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--threads", f.threads, "CPU threads (0 = one per physical core)")->capture_default_str();
   app.add_option("--arch", f.arch, "override the detected architecture: rwkv5, rwkv6, rwkv7, rwkv7a, rwkv7b");
   app.add_option("--chunk-size", f.chunk, "prompt tokens per sequence-path chunk")->capture_default_str();
-  app.add_flag("--exact-prefill", f.exact_prefill,
-               "f32 activations in the prompt's matrix products also with bf16 weights (by default they are "
-               "rounded to bf16 there, ~2x faster on CPUs with AVX512_BF16; logits move by ~1e-2)");
+  app.add_flag("--exact", f.exact,
+               "f32 activations in every matrix product (by default: bf16 in the prompt's products with bf16 "
+               "weights, 8-bit with Q8_0/Q4_0 weights, where the CPU has AVX512_BF16 / AVX512_VNNI; logits move "
+               "by ~1e-2)");
   app.add_flag("--no-echo", f.no_echo, "print only the generated text, not the prompt first");
   app.add_flag("--huge-pages", f.huge_pages, "copy the weights onto 2 MiB pages at load (faster decode of big models)");
 }
@@ -172,7 +173,7 @@ int cmd_generate(int argc, char** argv) {
   if (!f.arch.empty()) mo.arch = parse_arch_flag(f.arch);
   mo.threads = f.threads;
   mo.chunk_size = f.chunk;
-  mo.bf16_activations = !f.exact_prefill;
+  mo.fast_activations = !f.exact;
   mo.huge_pages = f.huge_pages;
   mo.config_file = f.config_file;
   {  // the sampler's and the stop strings' own checks, before any loading

@@ -14,7 +14,7 @@ int cmd_logits(int argc, char** argv) {
   std::string tokens, out, dtype, mode = "seq", arch, config_file;
   int threads = 0;
   int64_t chunk = 128;
-  bool bf16_prefill = false;
+  bool fast = false;
   app.add_option("--weights,--weight-files", weights, "model file(s), comma-separated or repeated")->required();
   app.add_option("--tokens", tokens, "token ids, comma-separated")->required();
   app.add_option("--out", out, "output file (float32 [T][vocab])")->required();
@@ -26,8 +26,9 @@ int cmd_logits(int argc, char** argv) {
   app.add_option("--chunk-size", chunk, "tokens per sequence-path chunk")->capture_default_str();
   app.add_option("--arch", arch, "override the detected architecture: rwkv5, rwkv6, rwkv7, rwkv7a, rwkv7b");
   app.add_option("--config-file", config_file, "Hugging Face config.json (v5/v6 HF layout)");
-  app.add_flag("--bf16-prefill", bf16_prefill,
-               "seq mode with bf16 weights: bf16 activations in the matrix products (faster, not exact)");
+  app.add_flag("--fast", fast,
+               "reduced-precision activations as in text generation (bf16 / 8-bit in some matrix products): "
+               "faster, not exact");
   if (auto rc = parse_args(app, argc, argv)) return *rc;
 
   ModelOptions opt;
@@ -38,7 +39,7 @@ int cmd_logits(int argc, char** argv) {
   opt.threads = threads;
   opt.chunk_size = chunk;
   opt.config_file = config_file;
-  opt.bf16_activations = bf16_prefill;
+  opt.fast_activations = fast;
   const std::vector<int32_t> ids = parse_id_list(tokens, "--tokens");
 
   auto model = Model::load(split_files(weights), opt);

@@ -25,7 +25,7 @@ namespace {
 // The CPU backend; wrapped in the profiler when RWKV_PROFILE=1 (a per-operation time table on
 // stderr when the model is destroyed).
 std::unique_ptr<Backend> make_backend(const ModelOptions& options) {
-  auto b = make_cpu_backend({options.threads, std::nullopt, options.bf16_activations, options.huge_pages});
+  auto b = make_cpu_backend({options.threads, std::nullopt, options.fast_activations, options.huge_pages});
   const char* profile = std::getenv("RWKV_PROFILE");
   if (profile && std::string_view(profile) == "1") b = make_profiling_backend(std::move(b));
   return b;

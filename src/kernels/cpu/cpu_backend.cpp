@@ -70,12 +70,12 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(const CpuBackendOptions& o)
       : pool_(o.threads > 0 ? o.threads : ThreadPool::physical_cores()),
         isa_(o.isa.value_or(cpu::active_isa())),
-        bf16_activations_(o.bf16_activations),
+        fast_activations_(o.fast_activations),
         huge_pages_(o.huge_pages) {}
 
   std::string name() const override {
     return "cpu " + std::string(cpu::isa_name(isa_)) + ", " + std::to_string(pool_.size()) + " threads" +
-           (bf16_activations_ ? ", bf16 GEMM activations" : "") + (huge_pages_ ? ", weights on 2 MiB pages" : "");
+           (fast_activations_ ? ", fast activations" : "") + (huge_pages_ ? ", weights on 2 MiB pages" : "");
   }
 
   float* allocate(size_t n) override {
@@ -116,7 +116,7 @@ class CpuBackend final : public Backend {
     const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
     if (w.layout == WeightLayout::InOut) {  // input-major: split by outputs in multiples of 32
       const uint32_t* pairs = nullptr;
-      if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, bf16_activations_)) {
+      if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, fast_activations_)) {
         xpairs_.resize(static_cast<size_t>(x.rows * ((x.cols + 1) / 2)));
         pool_.parallel_for(x.rows, 8, [&](int64_t t0, int64_t t1) { cpu::to_bf16_pairs(isa_, x, xpairs_.data(), t0, t1); });
         pairs = xpairs_.data();
@@ -127,7 +127,7 @@ class CpuBackend final : public Backend {
       return;
     }
     if (cpu::use_gemm(isa_, x.rows)) {
-      const bool bf16 = bf16_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
+      const bool bf16 = fast_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
       cpu::prepare_packing(x.rows, x.cols, bf16, packed_);
       pool_.parallel_for(cpu::token_blocks(packed_), 1,
                          [&](int64_t b0, int64_t b1) { cpu::pack_activations(isa_, x, packed_, b0, b1); });
@@ -288,7 +288,7 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   cpu::Isa isa_;
-  bool bf16_activations_;
+  bool fast_activations_;
   bool huge_pages_;
   HugePageArena weight_arena_;
   cpu::PackedActivations packed_;

@@ -4,8 +4,8 @@
 
 namespace rwkv::cpu {
 
-bool inout_uses_bf16_pairs(Isa isa, const WeightMatrix& w, int64_t T, bool bf16_activations) {
-  return bf16_activations && isa == Isa::Avx512Bf16 && w.dtype == DType::BF16 && T >= kInOutGemmMinTokens;
+bool inout_uses_bf16_pairs(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
+  return fast_activations && isa == Isa::Avx512Bf16 && w.dtype == DType::BF16 && T >= kInOutGemmMinTokens;
 }
 
 void to_bf16_pairs(Isa isa, const Mat& x, uint32_t* out, int64_t t0, int64_t t1) {

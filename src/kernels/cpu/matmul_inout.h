@@ -15,7 +15,7 @@ namespace rwkv::cpu {
 
 // Whether x of T rows times a bf16 input-major matrix takes the bf16-activation GEMM (then the
 // caller converts x with to_bf16_pairs once and passes the pairs to inout_matmul).
-bool inout_uses_bf16_pairs(Isa isa, const WeightMatrix& w, int64_t T, bool bf16_activations);
+bool inout_uses_bf16_pairs(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations);
 // Rows [t0, t1) of x [T][K] as bf16 pairs (k even in the low half), ceil(K/2) words per row.
 void to_bf16_pairs(Isa isa, const Mat& x, uint32_t* out, int64_t t0, int64_t t1);
 void to_bf16_pairs_avx512bf16(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t K, uint32_t* out);
