@@ -111,4 +111,30 @@ BENCHMARK(GemmLora)
 }  // namespace
 }  // namespace rwkv
 
+
+namespace rwkv {
+namespace {
+// One token through many different small matrices in turn (so each comes from DRAM, as in a
+// decode step): input-major (LoRA as stored) vs the Linear layout.
+void ColdSmall(benchmark::State& state) {
+  const int64_t out = state.range(0), in = state.range(1), copies = 96;
+  const bool input_major = state.range(2) != 0;
+  auto backend = make_cpu_backend({2, std::nullopt, true});
+  std::vector<Weights> ws;
+  for (int64_t i = 0; i < copies; ++i) ws.emplace_back(DType::BF16, input_major ? in : out, input_major ? out : in);
+  std::vector<float> x(static_cast<size_t>(in), 0.5f), y(static_cast<size_t>(out));
+  int64_t i = 0;
+  for (auto _ : state) {
+    WeightMatrix w = ws[static_cast<size_t>(i++ % copies)].w;
+    if (input_major) {
+      w = WeightMatrix{DType::BF16, out, in, w.data, dtype_row_bytes(DType::BF16, out), WeightLayout::InOut};
+    }
+    backend->matmul(w, Mat{x.data(), 1, in}, Mat{y.data(), 1, out});
+    benchmark::DoNotOptimize(y.data());
+  }
+}
+BENCHMARK(ColdSmall)->Args({64, 768, 1})->Args({64, 768, 0})->Args({768, 64, 1})->Args({768, 64, 0})->UseRealTime();
+}  // namespace
+}  // namespace rwkv
+
 BENCHMARK_MAIN();

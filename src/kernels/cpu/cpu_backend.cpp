@@ -14,6 +14,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_inout.h"
+#include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/reference.h"
 #include "kernels/cpu/vec_ops.h"
 #include "kernels/cpu/wkv.h"
@@ -28,7 +29,7 @@ constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads li
 // Elementwise work below this many elements runs on one thread.
 constexpr int64_t kParallelElementwise = 1 << 15;
 // Matrix products below this many multiply-adds run on one thread.
-constexpr int64_t kParallelMatmul = 1 << 16;
+constexpr int64_t kParallelMatmul = 1 << 14;
 
 // MADV_POPULATE_READ (Linux 5.14) is missing from older headers; older kernels refuse it (EINVAL)
 // and the copy below then faults the pages in one by one, as before.
@@ -114,6 +115,13 @@ class CpuBackend final : public Backend {
     // Split by output rows, in multiples of 24 (the kernels' row blocks are 8 or 12); small products stay on
     // one thread, where a fork/join would cost more than it saves.
     const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
+    if (cpu::use_q8_activations(isa_, w, x.rows, fast_activations_)) {  // quantized decode, 8-bit activations
+      cpu::quantize_activations(x, q8_);
+      pool_.parallel_for(w.rows, grain, [&](int64_t o0, int64_t o1) {
+        cpu::q8a_rows(isa_, w, q8_, y, accumulate, o0, o1);
+      });
+      return;
+    }
     if (w.layout == WeightLayout::InOut) {  // input-major: split by outputs in multiples of 32
       const uint32_t* pairs = nullptr;
       if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, fast_activations_)) {
@@ -292,7 +300,8 @@ class CpuBackend final : public Backend {
   bool huge_pages_;
   HugePageArena weight_arena_;
   cpu::PackedActivations packed_;
-  std::vector<uint32_t> xpairs_;  // activations as bf16 pairs for the input-major bf16 GEMM
+  std::vector<uint32_t> xpairs_;
+  cpu::Q8Activations q8_;  // activations quantized for the Q8_0/Q4_0 decode products  // activations as bf16 pairs for the input-major bf16 GEMM
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };

@@ -31,6 +31,18 @@ std::vector<Isa> supported_isas() {
   return isas;
 }
 
+bool has_avx512_vnni() {
+#if defined(__x86_64__)
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") != 0;
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
 Isa active_isa() {
   static const Isa isa = [] {
     const auto isas = supported_isas();

@@ -19,5 +19,7 @@ std::vector<Isa> supported_isas();
 // The best supported ISA, or the one named by RWKV_ISA (scalar|avx2|avx512|avx512bf16) when that
 // is set and supported (for measurements and debugging).
 Isa active_isa();
+// AVX512_VNNI (8-bit integer dot products), used with Avx512 and above when the CPU has it.
+bool has_avx512_vnni();
 
 }  // namespace rwkv::cpu

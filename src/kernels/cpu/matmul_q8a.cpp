@@ -1,0 +1,81 @@
+#include "kernels/cpu/matmul_q8a.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tensor/dtype.h"
+#include "tensor/quant.h"
+
+namespace rwkv::cpu {
+
+namespace {
+constexpr int64_t kQ = quant::kBlock;
+// Up to this many tokens the products run as matvecs (decode); prompts keep f32 activations.
+constexpr int64_t kMaxTokens = 4;
+}  // namespace
+
+bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
+  return fast_activations && T <= kMaxTokens && (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0) &&
+         isa >= Isa::Avx512 && has_avx512_vnni() && w.layout == WeightLayout::OutIn;
+}
+
+void quantize_activations(const Mat& x, Q8Activations& out) {
+  out.T = x.rows;
+  out.blocks = x.cols / kQ;
+  out.padded = (out.blocks + 1) / 2 * 2;
+  out.q.assign(static_cast<size_t>(out.T * out.padded * kQ), 0);
+  out.d.assign(static_cast<size_t>(out.T * out.padded), 0.0f);
+  out.sum.assign(out.d.size(), 0);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t b = 0; b < out.blocks; ++b) {
+      const float* v = x.row(t) + b * kQ;
+      float amax = 0.0f;
+      for (int64_t j = 0; j < kQ; ++j) amax = std::max(amax, std::fabs(v[j]));
+      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      int8_t* q = out.q.data() + (t * out.padded + b) * kQ;
+      int32_t s = 0;
+      for (int64_t j = 0; j < kQ; ++j) {
+        q[j] = static_cast<int8_t>(std::lround(v[j] * id));
+        s += q[j];
+      }
+      out.d[static_cast<size_t>(t * out.padded + b)] = d;
+      out.sum[static_cast<size_t>(t * out.padded + b)] = s;
+    }
+}
+
+void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  const int64_t block_bytes = dtype_block_bytes(w.dtype);
+  for (int64_t o = o0; o < o1; ++o)
+    for (int64_t t = 0; t < x.T; ++t) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < x.blocks; ++b) {
+        const std::byte* blk = w.row(o) + b * block_bytes;
+        uint16_t dh;
+        std::memcpy(&dh, blk, 2);
+        const int8_t* xq = x.q.data() + (t * x.padded + b) * kQ;
+        int32_t dot = 0;
+        if (w.dtype == DType::Q8_0) {
+          const auto* wq = reinterpret_cast<const int8_t*>(blk + 2);
+          for (int64_t j = 0; j < kQ; ++j) dot += wq[j] * xq[j];
+        } else {  // Q4_0: low nibbles are weights 0-15, high ones 16-31, zero point 8
+          const auto* qs = reinterpret_cast<const uint8_t*>(blk + 2);
+          for (int64_t j = 0; j < kQ / 2; ++j) dot += (qs[j] & 0x0f) * xq[j] + (qs[j] >> 4) * xq[j + kQ / 2];
+          dot -= 8 * x.sum[static_cast<size_t>(t * x.padded + b)];
+        }
+        sum += f16_to_f32(dh) * x.d[static_cast<size_t>(t * x.padded + b)] * static_cast<float>(dot);
+      }
+      float& out = y.row(t)[o];
+      out = accumulate ? out + sum : sum;
+    }
+}
+
+void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
+              int64_t o1) {
+#if defined(__x86_64__)
+  if (isa >= Isa::Avx512 && has_avx512_vnni()) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
+#endif
+  ref_q8a_rows(w, x, y, accumulate, o0, o1);
+}
+
+}  // namespace rwkv::cpu

@@ -1,0 +1,135 @@
+// AVX512_VNNI kernels of matmul_q8a.h: two 32-weight blocks per 512-bit integer dot product.
+// Only called after a run-time CPU check; no std:: templates inside the SIMD region.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/matmul_q8a.h"
+#include "kernels/cpu/simd_target.h"
+
+RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")
+
+namespace rwkv::cpu {
+namespace {
+
+constexpr int64_t kQ = 32;
+
+inline uint16_t half_bits(const std::byte* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return h;
+}
+
+// The scales of two blocks as 16 lanes: block b's in lanes 0-7, block b+1's in lanes 8-15.
+inline __m512 pair_scales(uint16_t d0, uint16_t d1) {
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d0 | (static_cast<uint32_t>(d1) << 16))));
+  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+// The 64 weights of blocks b and b+1 (b+1 may be past the row: `second` false, zeros).
+template <DType D>
+struct Pair;
+
+template <>
+struct Pair<DType::Q8_0> {
+  static constexpr int64_t kBytes = 34;
+  static __m512i weights(const std::byte* blk, bool second) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i b = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBytes + 2)) : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+  }
+};
+
+template <>
+struct Pair<DType::Q4_0> {
+  static constexpr int64_t kBytes = 18;
+  // As unsigned 4-bit values in block order: each block's low nibbles (weights 0-15), then its
+  // high nibbles (16-31).
+  static __m512i weights(const std::byte* blk, bool second) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i b = second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kBytes + 2)) : _mm_setzero_si128();
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    const __m256i lo = _mm256_and_si256(v, nib), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);  // lo_b lo_b1 hi_b hi_b1
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));              // lo_b hi_b lo_b1 hi_b1
+  }
+};
+
+// R weight rows x TT tokens.
+template <DType D, int R, int TT>
+void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  using P = Pair<D>;
+  __m512 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t b = 0; b < x.blocks; b += 2) {
+    const bool second = b + 1 < x.blocks;
+    __m512i xq[TT];
+    __m512 dx[TT];
+    __m512i corr[TT];
+    for (int t = 0; t < TT; ++t) {
+      const int64_t at = (t0 + t) * x.padded + b;
+      xq[t] = _mm512_loadu_si512(x.q.data() + at * kQ);
+      dx[t] = _mm512_insertf32x8(_mm512_set1_ps(x.d[static_cast<size_t>(at)]),
+                                 _mm256_set1_ps(x.d[static_cast<size_t>(at + 1)]), 1);
+      if constexpr (D == DType::Q4_0)  // the zero point: q - 8, so subtract 8 * sum(x q) once per block
+        corr[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, 8 * x.sum[static_cast<size_t>(at)]), 0x0100,
+                                         8 * x.sum[static_cast<size_t>(at + 1)]);
+    }
+    for (int r = 0; r < R; ++r) {
+      const std::byte* blk = w.row(o + r) + b * P::kBytes;
+      const __m512i wq = P::weights(blk, second);
+      const __m512 ws = pair_scales(half_bits(blk), second ? half_bits(blk + P::kBytes) : uint16_t{0});
+      for (int t = 0; t < TT; ++t) {
+        __m512i dot;
+        if constexpr (D == DType::Q8_0) {
+          // signed x signed: |w| times x with w's sign moved onto x (dpbusd takes u8 x s8)
+          const __m512i xs = _mm512_mask_sub_epi8(xq[t], _mm512_movepi8_mask(wq), zero, xq[t]);
+          dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), xs);
+        } else {
+          dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, wq, xq[t]), corr[t]);
+        }
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dx[t]), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float* out = y.row(t0 + t) + o + r;
+      const float sum = _mm512_reduce_add_ps(acc[r][t]);
+      *out = accumulate ? *out + sum : sum;
+    }
+}
+
+template <DType D, int R, int TT>
+void rows_tokens(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                 int64_t t0) {
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) rows_block<D, R, TT>(w, x, y, accumulate, o, t0);
+  for (; o < o1; ++o) rows_block<D, 1, TT>(w, x, y, accumulate, o, t0);
+}
+
+template <DType D>
+void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 2 <= x.T; t += 2) rows_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
+  if (t < x.T) rows_tokens<D, 8, 1>(w, x, y, accumulate, o0, o1, t);
+}
+
+}  // namespace
+
+void q8a_rows_avx512vnni(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
+                         int64_t o1) {
+  if (w.dtype == DType::Q8_0) return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
+  run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+}
+
+}  // namespace rwkv::cpu
+
+RWKV_SIMD_END
+#endif  // __x86_64__
