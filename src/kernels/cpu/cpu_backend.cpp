@@ -135,7 +135,9 @@ class CpuBackend final : public Backend {
       return;
     }
     if (cpu::use_gemm(isa_, x.rows)) {
-      const bool bf16 = fast_activations_ && w.dtype == DType::BF16 && isa_ == cpu::Isa::Avx512Bf16;
+      // bf16 activations with bf16 weights, and with quantized ones (their rows dequantized to bf16)
+      const bool bf16 = fast_activations_ && (w.dtype == DType::BF16 || dtype_is_quantized(w.dtype)) &&
+                        isa_ == cpu::Isa::Avx512Bf16;
       cpu::prepare_packing(x.rows, x.cols, bf16, packed_);
       pool_.parallel_for(cpu::token_blocks(packed_), 1,
                          [&](int64_t b0, int64_t b1) { cpu::pack_activations(isa_, x, packed_, b0, b1); });

@@ -24,6 +24,10 @@ void quant_matvec_rows(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& 
 // AVX-512 kernels for the 32-weight block types; false for the others (matmul_quant_avx512.cpp).
 bool quant_matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
                               int64_t o1);
+// Rows [o, o + n) of a 32-weight block type widened to f32 into dst [n][cols]; false for others.
+bool quant_dequantize_rows_avx512(const WeightMatrix& w, int64_t o, int64_t n, float* dst);
+// n floats rounded to bf16 (nearest even) with AVX512_BF16.
+void f32_to_bf16_avx512bf16(const float* src, int64_t n, uint16_t* dst);
 // The same for the GEMM path, with the f32 activations already packed (pack_activations, no bf16).
 void quant_gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const Mat& y, bool accumulate,
                      int64_t o0, int64_t o1);

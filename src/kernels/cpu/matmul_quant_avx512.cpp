@@ -12,7 +12,7 @@
 #include "kernels/cpu/matmul_quant.h"
 #include "tensor/quant.h"
 
-RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")
+RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
 
 namespace rwkv::cpu {
 namespace {
@@ -167,7 +167,61 @@ void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, 
   }
 }
 
+// Row r's 32-weight blocks widened to f32 exactly as the scalar dequantization computes them
+// ((q - zero) * d, or q * d + m, no fused multiply-add), into dst (n floats).
+template <DType D>
+void dequantize_row(const std::byte* row, int64_t n, float* dst) {
+  using B = Block<D>;
+  const __m512i zero_point = _mm512_set1_epi32(B::kZero);
+  for (int64_t b = 0; b < n / kQ; ++b) {
+    const std::byte* blk = row + b * B::kBytes;
+    Ints q = B::ints(blk);
+    if constexpr (B::kZero != 0) {
+      q.lo = _mm512_sub_epi32(q.lo, zero_point);
+      q.hi = _mm512_sub_epi32(q.hi, zero_point);
+    }
+    const __m512 d = _mm512_set1_ps(B::d(blk));
+    __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(q.lo), d), hi = _mm512_mul_ps(_mm512_cvtepi32_ps(q.hi), d);
+    if constexpr (B::kHasMin) {
+      const __m512 m = _mm512_set1_ps(B::m(blk));
+      lo = _mm512_add_ps(lo, m);
+      hi = _mm512_add_ps(hi, m);
+    }
+    _mm512_storeu_ps(dst + b * kQ, lo);
+    _mm512_storeu_ps(dst + b * kQ + 16, hi);
+  }
+}
+
 }  // namespace
+
+bool quant_dequantize_rows_avx512(const WeightMatrix& w, int64_t o, int64_t n, float* dst) {
+  for (int64_t r = 0; r < n; ++r) {
+    float* out = dst + r * w.cols;
+    switch (w.dtype) {
+      case DType::Q8_0: dequantize_row<DType::Q8_0>(w.row(o + r), w.cols, out); break;
+      case DType::Q4_0: dequantize_row<DType::Q4_0>(w.row(o + r), w.cols, out); break;
+      case DType::Q4_1: dequantize_row<DType::Q4_1>(w.row(o + r), w.cols, out); break;
+      case DType::Q5_0: dequantize_row<DType::Q5_0>(w.row(o + r), w.cols, out); break;
+      case DType::Q5_1: dequantize_row<DType::Q5_1>(w.row(o + r), w.cols, out); break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+void f32_to_bf16_avx512bf16(const float* src, int64_t n, uint16_t* dst) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+    _mm512_storeu_si512(dst + i, reinterpret_cast<__m512i>(v));
+  }
+  for (; i < n; ++i) {  // round to nearest even, as f32_to_bf16
+    uint32_t bits;
+    std::memcpy(&bits, src + i, 4);
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    dst[i] = static_cast<uint16_t>(bits >> 16);
+  }
+}
 
 bool quant_matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0,
                               int64_t o1) {
