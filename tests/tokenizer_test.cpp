@@ -9,7 +9,7 @@
 #include "rwkv/tokenizer.h"
 #include "support/fixtures.h"
 #include "support/jsonl.h"
-#include "support/sha256.h"
+#include "hub/sha256.h"
 #include "tokenizer/utf8_stream.h"
 #include "tokenizer/world_tokenizer.h"
 #include "util/error.h"
@@ -118,7 +118,9 @@ TEST(WorldTokenizer, BenchmarkTextMatchesManifestHash) {
   EXPECT_EQ(ids.size(), expected.at("tokens").get<size_t>());
   std::string joined;
   for (size_t i = 0; i < ids.size(); ++i) joined += (i ? "," : "") + std::to_string(ids[i]);
-  EXPECT_EQ(test::sha256_hex(joined), expected.at("ids_sha256").get<std::string>());
+  hub::Sha256 sha;
+  sha.update(joined);
+  EXPECT_EQ(sha.hex_digest(), expected.at("ids_sha256").get<std::string>());
   EXPECT_EQ(txt_tokenizer(vocab).decode(ids), text);
 }
 

@@ -13,16 +13,17 @@ namespace rwkv::cli {
 std::vector<int32_t> parse_id_list(const std::string& text, const std::string& flag) {
   std::vector<int32_t> ids;
   size_t pos = 0;
-  while (pos <= text.size()) {
+  for (int item = 1;; ++item) {
     const size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string field = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     // tolerate spaces around items ("1, 2, 3")
-    const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-    item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    const size_t b = field.find_first_not_of(" \t"), e = field.find_last_not_of(" \t");
+    field = b == std::string::npos ? "" : field.substr(b, e - b + 1);
     int64_t v = 0;
-    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 0 || v > INT32_MAX)
-      throw UsageError("{}: '{}' is not a token id (expected non-negative integers separated by commas)", flag, item);
+    const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+    if (field.empty() || ec != std::errc() || end != field.data() + field.size())
+      throw UsageError("{}: item {} `{}` is not an integer (expected ids like 1,2,3)", flag, item, field);
+    if (v < 0 || v > INT32_MAX) throw UsageError("{}: id {} is out of range", flag, v);
     ids.push_back(static_cast<int32_t>(v));
     if (comma == std::string::npos) break;
     pos = comma + 1;

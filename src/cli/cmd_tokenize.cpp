@@ -16,24 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "rwkv/tokenizer.h"
 #include "util/error.h"
 
 namespace rwkv::cli {
 namespace {
-
-// Parses argv with CLI11: --help prints and returns 0, a parse error becomes a one-line
-// UsageError (exit 2). Returns nullopt when parsing succeeded and the command should run.
-std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    throw UsageError("{} (see {} --help)", e.what(), app.get_name());
-  }
-  return std::nullopt;
-}
 
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& spec) {
   auto tok = load_tokenizer(spec);
@@ -52,24 +41,12 @@ std::string_view trim(std::string_view s) {
 std::vector<int32_t> parse_ids(std::string_view text, const Tokenizer& tok) {
   text = trim(text);
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = trim(text.substr(1, text.size() - 2));
-  std::vector<int32_t> ids;
-  if (text.empty()) return ids;
-  size_t item = 0;
-  while (true) {
-    ++item;
-    const size_t comma = text.find(',');
-    const std::string_view field = trim(text.substr(0, comma));
-    int64_t v = 0;
-    const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
-    if (field.empty() || ec != std::errc() || end != field.data() + field.size())
-      throw UsageError("--ids: item {} `{}` is not an integer (expected ids like 1,2,3)", item, field);
-    if (v < 0 || v >= tok.vocab_size())
-      throw UsageError("--ids: id {} is out of range: the vocab has ids 0..{}", v, tok.vocab_size() - 1);
-    const auto id = static_cast<int32_t>(v);
+  if (text.empty()) return {};
+  std::vector<int32_t> ids = parse_id_list(std::string(text), "--ids");
+  for (int32_t id : ids) {
+    if (id >= tok.vocab_size())
+      throw UsageError("--ids: id {} is out of range: the vocab has ids 0..{}", id, tok.vocab_size() - 1);
     if (!tok.has_text(id) && id != tok.end_of_document()) throw UsageError("--ids: id {} has no text in the vocab", id);
-    ids.push_back(id);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
   }
   return ids;
 }
@@ -81,7 +58,7 @@ int cmd_tokenize(int argc, char** argv) {
   std::string vocab, text;
   app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab) or `bytes`")->required();
   app.add_option("--text", text, "the text to encode (any bytes; invalid UTF-8 is encoded byte-wise)")->required();
-  if (const auto rc = parse_or_exit(app, argc, argv)) return *rc;
+  if (const auto rc = parse_args(app, argc, argv)) return *rc;
 
   const auto tok = open_tokenizer(vocab);
   const std::vector<int32_t> ids = tok->encode(text);
@@ -97,7 +74,7 @@ int cmd_detokenize(int argc, char** argv) {
   std::string vocab, ids_text;
   app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab) or `bytes`")->required();
   app.add_option("--ids", ids_text, "token ids: 1,2,3 or [1, 2, 3]; id 0 (end of document) writes nothing")->required();
-  if (const auto rc = parse_or_exit(app, argc, argv)) return *rc;
+  if (const auto rc = parse_args(app, argc, argv)) return *rc;
 
   const auto tok = open_tokenizer(vocab);
   const std::string bytes = tok->decode(parse_ids(ids_text, *tok));
