@@ -3,6 +3,7 @@
 // compiled with -ffp-contract=off, so no multiply-add is fused where ggml's C does not fuse it);
 // the tests check the bytes against llama-quantize's output.
 #include "tensor/quant.h"
+#include "tensor/quant_detail.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,18 +15,9 @@ namespace rwkv::quant {
 
 namespace {
 
-template <typename Block>
-Block load(const std::byte* src, int64_t i) {
-  Block b;
-  std::memcpy(&b, src + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
-  return b;
-}
-template <typename Block>
-void store(std::byte* dst, int64_t i, const Block& b) {
-  std::memcpy(dst + i * static_cast<int64_t>(sizeof(Block)), &b, sizeof(Block));
-}
-
-float h2f(uint16_t h) { return f16_to_f32(h); }
+using detail::h2f;
+using detail::load;
+using detail::store;
 
 // ---- dequantization (ggml dequantize_row_*) ----
 

@@ -7,24 +7,16 @@
 #include <cstring>
 
 #include "tensor/quant.h"
+#include "tensor/quant_detail.h"
 #include "util/error.h"
 
 namespace rwkv::quant {
 
 namespace {
 
-template <typename Block>
-Block load(const std::byte* src, int64_t i) {
-  Block b;
-  std::memcpy(&b, src + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
-  return b;
-}
-template <typename Block>
-void store(std::byte* dst, int64_t i, const Block& b) {
-  std::memcpy(dst + i * static_cast<int64_t>(sizeof(Block)), &b, sizeof(Block));
-}
-
-float h2f(uint16_t h) { return f16_to_f32(h); }
+using detail::h2f;
+using detail::load;
+using detail::store;
 
 // ---- dequantization ----
 
