@@ -2,6 +2,7 @@
 // and ISA, on the shapes of a 0.1B RWKV-7 (C = 768) and its head. Reports bytes/s for matvec
 // (bandwidth-bound) and FLOP/s for GEMM (compute-bound).
 //   build/bench/matmul_bench --benchmark_filter=Matvec
+#include <algorithm>
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -114,10 +115,11 @@ BENCHMARK(GemmLora)
 
 namespace rwkv {
 namespace {
-// One token through many different small matrices in turn (so each comes from DRAM, as in a
+// One token through many different matrices in turn (so each comes from DRAM, as in a
 // decode step): input-major (LoRA as stored) vs the Linear layout.
 void ColdSmall(benchmark::State& state) {
-  const int64_t out = state.range(0), in = state.range(1), copies = 96;
+  const int64_t out = state.range(0), in = state.range(1);
+  const int64_t copies = std::max<int64_t>(8, (int64_t{256} << 20) / (out * in * 2));  // 256 MiB: beyond any cache
   const bool input_major = state.range(2) != 0;
   auto backend = make_cpu_backend({2, std::nullopt, true});
   std::vector<Weights> ws;
@@ -133,7 +135,15 @@ void ColdSmall(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
 }
-BENCHMARK(ColdSmall)->Args({64, 768, 1})->Args({64, 768, 0})->Args({768, 64, 1})->Args({768, 64, 0})->UseRealTime();
+BENCHMARK(ColdSmall)
+    ->Args({64, 768, 1})
+    ->Args({64, 768, 0})
+    ->Args({768, 64, 1})
+    ->Args({768, 64, 0})
+    ->Args({768, 768, 0})
+    ->Args({3072, 768, 0})
+    ->Args({768, 3072, 0})
+    ->UseRealTime();
 }  // namespace
 }  // namespace rwkv
 

@@ -31,7 +31,7 @@ class ProfilingBackend final : public Backend {
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool acc) override {
     const std::string key = fmt::format("matmul {} {}x{} T{}", dtype_name(w.dtype), w.rows, w.cols,
                                         x.rows == 1 ? "=1" : ">1");
-    time(key, [&] { b_->matmul(w, x, y, acc); }, static_cast<double>(w.rows * w.row_bytes));
+    time(key, [&] { b_->matmul(w, x, y, acc); }, static_cast<double>((w.layout == WeightLayout::InOut ? w.cols : w.rows) * w.row_bytes));
   }
   void embedding(const WeightMatrix& t, std::span<const int32_t> ids, const Mat& out) override {
     time("embedding", [&] { b_->embedding(t, ids, out); });

@@ -30,6 +30,9 @@ constexpr size_t kAlignment = 64;  // one cache line; also what AVX-512 loads li
 constexpr int64_t kParallelElementwise = 1 << 15;
 // Matrix products below this many multiply-adds run on one thread.
 constexpr int64_t kParallelMatmul = 1 << 14;
+// An input-major (LoRA) decode product with this few outputs runs on one thread: split by outputs,
+// each thread would read a few bytes of every stored row, and the whole factor is read in microseconds.
+constexpr int64_t kInOutDecodeOneThreadOutputs = 256;
 
 // MADV_POPULATE_READ (Linux 5.14) is missing from older headers; older kernels refuse it (EINVAL)
 // and the copy below then faults the pages in one by one, as before.
@@ -129,7 +132,8 @@ class CpuBackend final : public Backend {
         pool_.parallel_for(x.rows, 8, [&](int64_t t0, int64_t t1) { cpu::to_bf16_pairs(isa_, x, xpairs_.data(), t0, t1); });
         pairs = xpairs_.data();
       }
-      pool_.parallel_for(w.rows, grain == w.rows ? w.rows : 32, [&](int64_t o0, int64_t o1) {
+      const bool one_thread = grain == w.rows || (x.rows == 1 && w.rows <= kInOutDecodeOneThreadOutputs);
+      pool_.parallel_for(w.rows, one_thread ? w.rows : 32, [&](int64_t o0, int64_t o1) {
         cpu::inout_matmul(isa_, w, x, y, accumulate, o0, o1, pairs);
       });
       return;

@@ -56,10 +56,18 @@ inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool
   const float* xs[TT];
   for (int t = 0; t < TT; ++t) xs[t] = x.row(t0 + t);
 
+  // Decode streams the weights from DRAM exactly once: fetch the rows of the block after next
+  // while this one is computed, so more of the stream is in flight than the hardware prefetcher
+  // (which stops at each 4 KiB page) keeps. Past the last row it names memory we do not own, which
+  // a prefetch may: it never faults.
+  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
+  const int64_t ahead = 1 * R * w.row_bytes;
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     __m512 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(xs[t] + k);
+    if (TT == 1 && (k * kBytes) % 64 == 0)
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r]) + ahead + k * kBytes, _MM_HINT_T0);
     for (int r = 0; r < R; ++r) {
       const __m512 wv = load_weights<D>(rows[r], k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);

@@ -44,7 +44,15 @@ void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumu
   __m512 acc[TT][NV];
   for (int t = 0; t < TT; ++t)
     for (int v = 0; v < NV; ++v) acc[t][v] = _mm512_setzero_ps();
+  // The rows are short (a LoRA factor's 32-256 outputs), so the hardware prefetcher, which stops at
+  // 4 KiB page boundaries, keeps too few of them in flight: ask for the rows ~4 KiB ahead ourselves.
+  const int64_t span = n * static_cast<int64_t>(D == DType::F32 ? 4 : 2);
+  const int64_t ahead = span >= 4096 ? 1 : 4096 / span;
   for (int64_t k = 0; k < w.cols; ++k) {
+    if (k + ahead < w.cols) {
+      const char* next = reinterpret_cast<const char*>(w.row(k + ahead)) + o * (D == DType::F32 ? 4 : 2);
+      for (int64_t b = 0; b < span; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+    }
     float xs[TT];
     bool any = false;
     for (int t = 0; t < TT; ++t) {
