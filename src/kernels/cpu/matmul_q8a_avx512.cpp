@@ -81,6 +81,12 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
         corr[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, 8 * x.sum[static_cast<size_t>(at)]), 0x0100,
                                          8 * x.sum[static_cast<size_t>(at + 1)]);
     }
+    if (TT == 1)  // decode: fetch the next row block ahead (see matmul_avx512.cpp; prefetches never fault)
+      for (int r = 0; r < R; ++r) {
+        const char* next = reinterpret_cast<const char*>(w.row(o + r)) + R * w.row_bytes + b * P::kBytes;
+        _mm_prefetch(next, _MM_HINT_T0);
+        _mm_prefetch(next + 2 * P::kBytes - 1, _MM_HINT_T0);
+      }
     for (int r = 0; r < R; ++r) {
       const std::byte* blk = w.row(o + r) + b * P::kBytes;
       const __m512i wq = P::weights(blk, second);
