@@ -123,6 +123,12 @@ void block_rows(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumula
       x1[t] = _mm512_loadu_ps(xt + 16);
       if constexpr (B::kHasMin) xs[t] = _mm512_add_ps(x0[t], x1[t]);
     }
+    if (TT == 1)  // decode: fetch the next row block ahead (see matmul_avx512.cpp; prefetches never fault)
+      for (int r = 0; r < R; ++r) {
+        const char* next = reinterpret_cast<const char*>(w.row(o + r)) + R * w.row_bytes + b * B::kBytes;
+        _mm_prefetch(next, _MM_HINT_T0);
+        _mm_prefetch(next + B::kBytes - 1, _MM_HINT_T0);
+      }
     for (int r = 0; r < R; ++r) {
       const std::byte* blk = w.row(o + r) + b * B::kBytes;
       Ints q = B::ints(blk);
