@@ -58,10 +58,14 @@ inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool
   __m256 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     __m256 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm256_loadu_ps(x.row(t0 + t) + k);
+    if (TT == 1 && (k * kBytes) % 64 == 0)  // decode: the next row block ahead (as in matmul_avx512.cpp)
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(w.row(o + r)) + R * w.row_bytes + k * kBytes, _MM_HINT_T0);
     for (int r = 0; r < R; ++r) {
       const __m256 wv = load_weights<D>(w.row(o + r), k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
