@@ -31,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+constexpr size_t kProbePrefetchBytes = 8192;
+
 // Sums a slice with the widest loads available; returns the sum so the reads cannot be elided.
 uint64_t read_slice_scalar(const uint64_t* p, size_t n) {
   uint64_t a = 0, b = 0, c = 0, d = 0;
@@ -47,6 +49,10 @@ uint64_t read_slice_scalar(const uint64_t* p, size_t n) {
 __attribute__((target("avx512f"))) uint64_t read_slice_avx512(const uint64_t* p, size_t n) {
   __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
   for (size_t i = 0; i + 32 <= n; i += 32) {
+    // Ask for the data 8 KiB ahead, as the decode kernels do: the hardware prefetcher alone stops
+    // at every 4 KiB page and measures less than the memory can deliver.
+    for (size_t line = 0; line < 256; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + i) + kProbePrefetchBytes + line, _MM_HINT_T0);
     a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
     b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 8));
     c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 16));
