@@ -143,6 +143,9 @@ BENCHMARK(ColdSmall)
     ->Args({768, 768, 0})
     ->Args({3072, 768, 0})
     ->Args({768, 3072, 0})
+    ->Args({2048, 2048, 0})
+    ->Args({8192, 2048, 0})
+    ->Args({2048, 8192, 0})
     ->UseRealTime();
 }  // namespace
 }  // namespace rwkv

@@ -126,9 +126,12 @@ ReadBandwidth probe_read_bandwidth(ThreadPool& pool, size_t bytes, bool huge_pag
   if (!mem) throw Error("bandwidth probe: cannot allocate {} bytes", bytes);
   if (huge_pages) madvise(mem, bytes, MADV_HUGEPAGE);
   else madvise(mem, bytes, MADV_NOHUGEPAGE);
-  std::memset(mem, 1, bytes);  // fault every page in before timing
-  const auto* words = static_cast<const uint64_t*>(mem);
+  // Fault every page in before timing, with distinct contents: pages of identical bytes may be
+  // merged by the host (KSM) into one cached page and read back far faster than memory allows.
   const size_t n = bytes / 8;
+  auto* fill = static_cast<uint64_t*>(mem);
+  for (size_t i = 0; i < n; ++i) fill[i] = i * 0x9E3779B97F4A7C15ull;
+  const auto* words = static_cast<const uint64_t*>(mem);
   const bool avx512 = active_isa() >= Isa::Avx512;
   std::vector<double> rates;
   std::atomic<uint64_t> sink{0};
