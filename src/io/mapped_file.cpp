@@ -29,7 +29,9 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   f->path_ = path;
   f->size_ = static_cast<uint64_t>(st.st_size);
   if (f->size_ > 0) {
-    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // MAP_POPULATE maps every page now, in one call, rather than one fault at a time during the
+    // first prompt (a 1.5B run end to end: 2.07 -> 1.60 s, load 0.15 -> 0.29 s, warm page cache).
+    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
       const int e = errno;
       ::close(fd);
@@ -37,8 +39,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     }
     f->data_ = static_cast<const std::byte*>(p);
     f->mapped_ = true;
-    // Start reading the whole file into the page cache in the background: a model is read in
-    // full soon after loading, and token ids touch embedding rows at random.
+    // Where populating stopped short (a cold cache, memory pressure), keep reading ahead in the
+    // background: a model is read in full soon after loading.
     ::madvise(p, f->size_, MADV_WILLNEED);
   }
   ::close(fd);
