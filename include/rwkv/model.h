@@ -54,7 +54,9 @@ struct ModelOptions {
   int threads = 0;              // 0 = one per physical core
   std::optional<Arch> arch;     // override the detection for odd files
   std::string config_file;      // a Hugging Face config.json (v5/v6 HF layout)
-  int64_t chunk_size = 128;     // tokens per sequence-path chunk (bounds activation memory)
+  // Tokens per sequence-path chunk: bounds activation memory, while longer chunks make wider
+  // matrix products (1.5B bf16: prefill 232 tok/s and peak RSS 2969 MB at 128; 275 and 3049 at 512).
+  int64_t chunk_size = 512;
   // Reduced-precision activations where the hardware pays for it, as llama.cpp does: the
   // sequence path's matrix products with bf16 weights round the activations to bf16 (AVX512_BF16
   // dot products, ~2x faster), and products with Q8_0/Q4_0 weights quantize them to 8 bits per

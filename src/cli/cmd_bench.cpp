@@ -52,7 +52,7 @@ int cmd_bench(int argc, char** argv) {
   CLI::App app("Measure load time, prompt processing and decode speed (and optionally the machine's limits).", "bench");
   std::vector<std::string> weights;
   std::string dtype, arch;
-  int64_t prompt_tokens = 512, gen_tokens = 128, chunk = 128;
+  int64_t prompt_tokens = 512, gen_tokens = 128, chunk = ModelOptions{}.chunk_size;
   int threads = 0, repeat = 3;
   bool json = false, machine = false, huge_pages = false, exact = false;
   app.add_option("--weights,--weight-files", weights, "model file(s)");

@@ -31,7 +31,7 @@ struct Flags {
   double temperature = 1.0, top_p = 0.5;
   int top_k = 0;
   uint64_t seed = 299792458;
-  int64_t sample_len = 5000, chunk = 128;
+  int64_t sample_len = 5000, chunk = ModelOptions{}.chunk_size;
   std::optional<float> repeat_penalty;
   int repeat_last_n = 64, threads = 0;
   float alpha_presence = 2.0f, alpha_frequency = 0.1f, alpha_decay = 0.99f;

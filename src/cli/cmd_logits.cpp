@@ -13,7 +13,7 @@ int cmd_logits(int argc, char** argv) {
   std::vector<std::string> weights;
   std::string tokens, out, dtype, mode = "seq", arch, config_file;
   int threads = 0;
-  int64_t chunk = 128;
+  int64_t chunk = ModelOptions{}.chunk_size;
   bool fast = false;
   app.add_option("--weights,--weight-files", weights, "model file(s), comma-separated or repeated")->required();
   app.add_option("--tokens", tokens, "token ids, comma-separated")->required();
