@@ -13,6 +13,10 @@ RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
 namespace rwkv::cpu {
 namespace {
 
+// Loops over a tile's tokens unrolled before GCC decides where the accumulators live: otherwise it
+// keeps a copy of them on the stack and stores every accumulator there on every step.
+#define RWKV_UNROLL _Pragma("GCC unroll 16")
+
 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n > 0 ? n : 0)) - 1u);
 }
@@ -42,8 +46,8 @@ template <DType D, int TT, int NV>
 void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o,
                   int64_t n) {
   __m512 acc[TT][NV];
-  for (int t = 0; t < TT; ++t)
-    for (int v = 0; v < NV; ++v) acc[t][v] = _mm512_setzero_ps();
+  RWKV_UNROLL for (int t = 0; t < TT; ++t)
+    RWKV_UNROLL for (int v = 0; v < NV; ++v) acc[t][v] = _mm512_setzero_ps();
   // The rows are short (a LoRA factor's 32-256 outputs), so the hardware prefetcher, which stops at
   // 4 KiB page boundaries, keeps too few of them in flight: ask for the rows ~4 KiB ahead ourselves.
   const int64_t span = n * static_cast<int64_t>(D == DType::F32 ? 4 : 2);
@@ -55,19 +59,19 @@ void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumu
     }
     float xs[TT];
     bool any = false;
-    for (int t = 0; t < TT; ++t) {
+    RWKV_UNROLL for (int t = 0; t < TT; ++t) {
       xs[t] = x.row(t0 + t)[k];
       any |= xs[t] != 0.0f;
     }
     if (!any) continue;  // a zero input contributes nothing: its weight row is not read at all
     const std::byte* row = w.row(k);
-    for (int v = 0; v < NV; ++v) {
+    RWKV_UNROLL for (int v = 0; v < NV; ++v) {
       const __m512 wv = load16<D>(row, o + 16 * v, n - 16 * v);
-      for (int t = 0; t < TT; ++t) acc[t][v] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xs[t]), acc[t][v]);
+      RWKV_UNROLL for (int t = 0; t < TT; ++t) acc[t][v] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xs[t]), acc[t][v]);
     }
   }
-  for (int t = 0; t < TT; ++t)
-    for (int v = 0; v < NV; ++v) store16(y.row(t0 + t) + o + 16 * v, acc[t][v], n - 16 * v, accumulate);
+  RWKV_UNROLL for (int t = 0; t < TT; ++t)
+    RWKV_UNROLL for (int v = 0; v < NV; ++v) store16(y.row(t0 + t) + o + 16 * v, acc[t][v], n - 16 * v, accumulate);
 }
 
 // Outputs [o0, o1) in passes of NV vectors, then what is left in one pass of fewer (each pass
@@ -105,19 +109,19 @@ constexpr int kMt = 12;
 template <DType D, int MT>
 void gemm_tile(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o, int64_t n) {
   __m512 acc[MT][2];
-  for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  RWKV_UNROLL for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
   const float* xr[MT];
-  for (int t = 0; t < MT; ++t) xr[t] = x.row(t0 + t);
+  RWKV_UNROLL for (int t = 0; t < MT; ++t) xr[t] = x.row(t0 + t);
   for (int64_t k = 0; k < w.cols; ++k) {
     const std::byte* row = w.row(k);
     const __m512 w0 = load16<D>(row, o, n), w1 = load16<D>(row, o + 16, n - 16);
-    for (int t = 0; t < MT; ++t) {
+    RWKV_UNROLL for (int t = 0; t < MT; ++t) {
       const __m512 b = _mm512_set1_ps(xr[t][k]);
       acc[t][0] = _mm512_fmadd_ps(w0, b, acc[t][0]);
       acc[t][1] = _mm512_fmadd_ps(w1, b, acc[t][1]);
     }
   }
-  for (int t = 0; t < MT; ++t) {
+  RWKV_UNROLL for (int t = 0; t < MT; ++t) {
     store16(y.row(t0 + t) + o, acc[t][0], n, accumulate);
     store16(y.row(t0 + t) + o + 16, acc[t][1], n - 16, accumulate);
   }
@@ -130,24 +134,28 @@ template <int MT>
 void gemm_tile_bf16(const WeightMatrix& w, const uint32_t* xpairs, int64_t pairs, const Mat& y, bool accumulate,
                     int64_t t0, int64_t o, int64_t n) {
   __m512 acc[MT][2];
-  for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  RWKV_UNROLL for (int t = 0; t < MT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
   const __mmask32 m = n >= 32 ? static_cast<__mmask32>(0xffffffffu) : static_cast<__mmask32>((1u << n) - 1u);
   const auto* base = reinterpret_cast<const uint16_t*>(w.data) + o;
   const int64_t stride = w.row_bytes / 2;
-  for (int64_t p = 0; p < pairs; ++p) {
-    const __m512i a = _mm512_maskz_loadu_epi16(m, base + (2 * p) * stride);
-    const __m512i b = 2 * p + 1 < w.cols ? _mm512_maskz_loadu_epi16(m, base + (2 * p + 1) * stride) : _mm512_setzero_si512();
+  auto step = [&](int64_t p, __m512i a, __m512i b) {
     const __m512bh lo = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(a, b));
     const __m512bh hi = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(a, b));
-    for (int t = 0; t < MT; ++t) {
+    RWKV_UNROLL for (int t = 0; t < MT; ++t) {
       const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xpairs[(t0 + t) * pairs + p])));
       acc[t][0] = _mm512_dpbf16_ps(acc[t][0], lo, xv);
       acc[t][1] = _mm512_dpbf16_ps(acc[t][1], hi, xv);
     }
-  }
+  };
+  // Whole pairs in a loop without branches (one inside keeps GCC from holding the accumulators in
+  // registers: it stores them to the stack every step), then an odd last input on its own.
+  const int64_t whole = w.cols / 2;
+  for (int64_t p = 0; p < whole; ++p)
+    step(p, _mm512_maskz_loadu_epi16(m, base + (2 * p) * stride), _mm512_maskz_loadu_epi16(m, base + (2 * p + 1) * stride));
+  if (whole < pairs) step(whole, _mm512_maskz_loadu_epi16(m, base + (2 * whole) * stride), _mm512_setzero_si512());
   const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
   const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-  for (int t = 0; t < MT; ++t) {
+  RWKV_UNROLL for (int t = 0; t < MT; ++t) {
     store16(y.row(t0 + t) + o, _mm512_permutex2var_ps(acc[t][0], first, acc[t][1]), n, accumulate);
     store16(y.row(t0 + t) + o + 16, _mm512_permutex2var_ps(acc[t][0], second, acc[t][1]), n - 16, accumulate);
   }
@@ -161,7 +169,8 @@ constexpr TileFn<D> kTiles[kMt + 1] = {nullptr,          gemm_tile<D, 1>,  gemm_
                                        gemm_tile<D, 8>,  gemm_tile<D, 9>,  gemm_tile<D, 10>, gemm_tile<D, 11>,
                                        gemm_tile<D, 12>};
 using Bf16TileFn = void (*)(const WeightMatrix&, const uint32_t*, int64_t, const Mat&, bool, int64_t, int64_t, int64_t);
-constexpr Bf16TileFn kBf16Tiles[kMt + 1] = {
+constexpr int kBf16Mt = kMt;  // twelve tokens: with the loops unrolled (RWKV_UNROLL) they fit the registers
+constexpr Bf16TileFn kBf16Tiles[kBf16Mt + 1] = {
     nullptr,            gemm_tile_bf16<1>, gemm_tile_bf16<2>,  gemm_tile_bf16<3>,  gemm_tile_bf16<4>,
     gemm_tile_bf16<5>,  gemm_tile_bf16<6>, gemm_tile_bf16<7>,  gemm_tile_bf16<8>,  gemm_tile_bf16<9>,
     gemm_tile_bf16<10>, gemm_tile_bf16<11>, gemm_tile_bf16<12>};
@@ -182,7 +191,13 @@ void to_bf16_pairs_avx512bf16(const float* x, int64_t ldx, int64_t t0, int64_t t
   for (int64_t t = t0; t < t1; ++t) {
     const float* row = x + t * ldx;
     uint32_t* dst = out + t * pairs;
-    for (int64_t k = 0; k < K; k += 32) {  // 32 values = 16 pairs, rounded to nearest even
+    int64_t k = 0;
+    // Whole vectors without masks: a masked store costs far more than a plain one on AMD cores.
+    for (; k + 32 <= K; k += 32) {
+      const __m512 lo = _mm512_loadu_ps(row + k), hi = _mm512_loadu_ps(row + k + 16);
+      _mm512_storeu_si512(dst + k / 2, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+    }
+    for (; k < K; k += 32) {  // 32 values = 16 pairs, rounded to nearest even
       const __m512 lo = _mm512_maskz_loadu_ps(lanes(K - k), row + k);
       const __m512 hi = _mm512_maskz_loadu_ps(lanes(K - k - 16), row + k + 16);
       const __m512i v = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
@@ -198,8 +213,8 @@ bool inout_matmul_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool
   if (gemm_path && xpairs && w.dtype == DType::BF16) {
     const int64_t pairs = (w.cols + 1) / 2;
     for (int64_t o = o0; o < o1; o += 32)
-      for (int64_t t = 0; t < x.rows; t += kMt) {
-        const int mt = x.rows - t < kMt ? static_cast<int>(x.rows - t) : kMt;
+      for (int64_t t = 0; t < x.rows; t += kBf16Mt) {
+        const int mt = x.rows - t < kBf16Mt ? static_cast<int>(x.rows - t) : kBf16Mt;
         kBf16Tiles[mt](w, xpairs, pairs, y, accumulate, t, o, o1 - o < 32 ? o1 - o : 32);
       }
     return true;
