@@ -197,6 +197,18 @@ TEST_P(Ops, DeepEmbedAndDea) {
     s.b->dea_attention({s.put(q), s.put(keys), s.put(values), out, T, L, first, dqk, dv, 64.0f, 1024.0f});
     return std::vector<Host>{s.get(out, T * dv)};
   });
+  // Long enough for the SIMD path's matrix products to use whole tiles and tails: a prompt chunk
+  // after earlier context, and one decoded token.
+  for (const int64_t rows : {int64_t{37}, int64_t{1}}) {
+    const int64_t context = 70, start = context - rows, dk = 40, dval = 50;
+    const Host q2 = random_host(rows * dk, rng, -3, 3), keys2 = random_host(context * dk, rng, -3, 3);
+    const Host values2 = random_host(context * dval, rng);
+    check("dea_attention " + std::to_string(rows) + " queries", 1e-5, [&](Side& s) {
+      float* out = s.put(Host(rows * dval));
+      s.b->dea_attention({s.put(q2), s.put(keys2), s.put(values2), out, rows, context, start, dk, dval, 64.0f, 1024.0f});
+      return std::vector<Host>{s.get(out, rows * dval)};
+    });
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryIsa, Ops, ::testing::ValuesIn(cpu::supported_isas()),

@@ -268,10 +268,30 @@ class CpuBackend final : public Backend {
   }
 
   void dea_attention(const DeaAttention& a) override {
-    pool_.parallel_for(a.T, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<float> scores(static_cast<size_t>(a.L));
-      for (int64_t t = t0; t < t1; ++t) ref::dea_attention_row(a, t, scores.data());
+    if (!simd()) {
+      pool_.parallel_for(a.T, 1, [&](int64_t t0, int64_t t1) {
+        std::vector<float> scores(static_cast<size_t>(a.L));
+        for (int64_t t = t0; t < t1; ++t) ref::dea_attention_row(a, t, scores.data());
+      });
+      return;
+    }
+    // As two matrix products through the GEMM kernels, the cached keys and values standing in
+    // for weights: scores = q K^T over the whole context (f32), the capped causal softmax per
+    // query (positions after it get weight 0), then out = P V (V stored one context row each,
+    // i.e. input-major).
+    dea_scores_.resize(static_cast<size_t>(a.T * a.L));
+    const Mat scores{dea_scores_.data(), a.T, a.L};
+    const auto* keys = reinterpret_cast<const std::byte*>(a.keys);
+    const auto* values = reinterpret_cast<const std::byte*>(a.values);
+    matmul(WeightMatrix{DType::F32, a.L, a.d_qk, keys, a.d_qk * 4, WeightLayout::OutIn},
+           Mat{const_cast<float*>(a.q), a.T, a.d_qk}, scores, false);
+    for_rows(scores, [&](int64_t t) {
+      const int64_t visible = a.first + t + 1;
+      cpu::vec::capped_softmax(scores.row(t), static_cast<size_t>(visible), a.cap, a.scale);
+      std::fill(scores.row(t) + visible, scores.row(t) + a.L, 0.0f);
     });
+    matmul(WeightMatrix{DType::F32, a.d_v, a.L, values, a.d_v * 4, WeightLayout::InOut}, scores,
+           Mat{a.out, a.T, a.d_v}, false);
   }
 
  private:
@@ -307,6 +327,7 @@ class CpuBackend final : public Backend {
   HugePageArena weight_arena_;
   cpu::PackedActivations packed_;
   std::vector<uint32_t> xpairs_;
+  std::vector<float> dea_scores_;
   cpu::Q8Activations q8_;  // activations quantized for the Q8_0/Q4_0 decode products  // activations as bf16 pairs for the input-major bf16 GEMM
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows

@@ -217,6 +217,40 @@ void BonusAndGateImpl(float* y, const float* r, const float* k, const float* v, 
   }
 }
 
+// s[0, n) = softmax(cap * tanh(s / scale)) in place (DEA's capped attention scores for one query).
+void CappedSoftmaxImpl(float* s, size_t n, float cap, float scale) {
+  const D d;
+  const size_t L = hn::Lanes(d);
+  const auto vcap = hn::Set(d, cap), vscale = hn::Set(d, scale);
+  auto vmax = hn::Set(d, -INFINITY);
+  size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const auto v = hn::Mul(vcap, hn::CallTanh(d, hn::Div(hn::LoadU(d, s + i), vscale)));
+    vmax = hn::Max(vmax, v);
+    hn::StoreU(v, d, s + i);
+  }
+  float max_score = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  for (; i < n; ++i) {
+    s[i] = cap * std::tanh(s[i] / scale);
+    max_score = std::max(max_score, s[i]);
+  }
+  const auto vm = hn::Set(d, max_score);
+  auto vsum = hn::Zero(d);
+  for (i = 0; i + L <= n; i += L) {
+    const auto e = hn::CallExp(d, hn::Sub(hn::LoadU(d, s + i), vm));
+    vsum = hn::Add(vsum, e);
+    hn::StoreU(e, d, s + i);
+  }
+  double sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  for (; i < n; ++i) {
+    s[i] = std::exp(s[i] - max_score);
+    sum += s[i];
+  }
+  const auto inv = hn::Set(d, static_cast<float>(1.0 / sum));
+  for (i = 0; i + L <= n; i += L) hn::StoreU(hn::Mul(hn::LoadU(d, s + i), inv), d, s + i);
+  for (; i < n; ++i) s[i] *= static_cast<float>(1.0 / sum);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace rwkv::cpu::vec
 HWY_AFTER_NAMESPACE();
@@ -233,6 +267,7 @@ HWY_EXPORT(LayerNormImpl);
 HWY_EXPORT(Rwkv7PrepareImpl);
 HWY_EXPORT(ValueResidualImpl);
 HWY_EXPORT(BonusAndGateImpl);
+HWY_EXPORT(CappedSoftmaxImpl);
 
 void activate(Activation act, float* x, const float* bias, size_t n) {
   HWY_DYNAMIC_DISPATCH(ActivateImpl)(act, x, bias, n);
@@ -257,6 +292,7 @@ void bonus_and_gate(float* y, const float* r, const float* k, const float* v, co
                     size_t H, size_t N) {
   HWY_DYNAMIC_DISPATCH(BonusAndGateImpl)(y, r, k, v, r_k, g, H, N);
 }
+void capped_softmax(float* s, size_t n, float cap, float scale) { HWY_DYNAMIC_DISPATCH(CappedSoftmaxImpl)(s, n, cap, scale); }
 
 }  // namespace rwkv::cpu::vec
 #endif

@@ -24,5 +24,7 @@ void value_residual(float* v, const float* v_first, const float* gate, size_t n)
 // One token of Backend::rwkv7_bonus_and_gate.
 void bonus_and_gate(float* y, const float* r, const float* k, const float* v, const float* r_k, const float* g,
                     size_t H, size_t N);
+// s = softmax(cap * tanh(s / scale)) over s[0, n): one query's DEA attention weights.
+void capped_softmax(float* s, size_t n, float cap, float scale);
 
 }  // namespace rwkv::cpu::vec
