@@ -98,8 +98,46 @@ void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accum
   for (; o < o1; ++o) matvec_block<D, 1, TT>(w, x, y, accumulate, o, t0);
 }
 
+// One token: the rows one after another, so that the weights are read as one sequential stream
+// (the rows are contiguous), which DRAM and the prefetchers serve best; four accumulators along
+// each row hide the multiply-add latency, and a software prefetch runs 2 KiB ahead in the stream.
+template <DType D>
+void matvec_one_token(const WeightMatrix& w, const float* x, float* y, bool accumulate, int64_t o0, int64_t o1) {
+  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
+  constexpr int64_t kAhead = 2048;
+  const int64_t K = w.cols;
+  for (int64_t o = o0; o < o1; ++o) {
+    const std::byte* row = w.row(o);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t k = 0;
+    for (; k + 4 * kLanes <= K; k += 4 * kLanes) {
+      const char* next = reinterpret_cast<const char*>(row) + k * kBytes + kAhead;
+      _mm_prefetch(next, _MM_HINT_T0);
+      if constexpr (kBytes == 4) {
+        _mm_prefetch(next + 64, _MM_HINT_T0);
+        _mm_prefetch(next + 128, _MM_HINT_T0);
+        _mm_prefetch(next + 192, _MM_HINT_T0);
+      } else {
+        _mm_prefetch(next + 64, _MM_HINT_T0);
+      }
+      acc0 = _mm512_fmadd_ps(load_weights<D>(row, k), _mm512_loadu_ps(x + k), acc0);
+      acc1 = _mm512_fmadd_ps(load_weights<D>(row, k + kLanes), _mm512_loadu_ps(x + k + kLanes), acc1);
+      acc2 = _mm512_fmadd_ps(load_weights<D>(row, k + 2 * kLanes), _mm512_loadu_ps(x + k + 2 * kLanes), acc2);
+      acc3 = _mm512_fmadd_ps(load_weights<D>(row, k + 3 * kLanes), _mm512_loadu_ps(x + k + 3 * kLanes), acc3);
+    }
+    for (; k + kLanes <= K; k += kLanes) acc0 = _mm512_fmadd_ps(load_weights<D>(row, k), _mm512_loadu_ps(x + k), acc0);
+    if (k < K) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1u);
+      acc1 = _mm512_fmadd_ps(load_weights_tail<D>(row, k, m), _mm512_maskz_loadu_ps(m, x + k), acc1);
+    }
+    const float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    y[o] = accumulate ? y[o] + sum : sum;
+  }
+}
+
 template <DType D>
 void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  if (x.rows == 1) return matvec_one_token<D>(w, x.row(0), y.row(0), accumulate, o0, o1);
   int64_t t = 0;
   for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 4>(w, x, y, accumulate, o0, o1, t);
   switch (x.rows - t) {
