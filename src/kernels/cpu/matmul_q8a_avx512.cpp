@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/simd_target.h"
@@ -67,8 +68,10 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512();
-  for (int64_t b = 0; b < x.blocks; b += 2) {
-    const bool second = b + 1 < x.blocks;
+  // Whole pairs of blocks with `second` a constant, then an odd last block: a test inside the
+  // loop put a branch per row into every step.
+  auto step = [&](int64_t b, auto second_block) {
+    constexpr bool second = decltype(second_block)::value;
     __m512i xq[TT];
     __m512 dx[TT];
     __m512i corr[TT];
@@ -105,7 +108,10 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dx[t]), acc[r][t]);
       }
     }
-  }
+  };
+  int64_t b = 0;
+  for (; b + 2 <= x.blocks; b += 2) step(b, std::true_type{});
+  if (b < x.blocks) step(b, std::false_type{});
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) {
       float* out = y.row(t0 + t) + o + r;
