@@ -255,26 +255,35 @@ inline void unstage(const float* stage, int64_t stride, const Mat& y, bool accum
   }
 }
 
-template <DType D>
-void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
-              float* scratch) {
-  const int64_t K = w.cols, group = gemm_group_rows(o1 - o0, K), stride = gemm_stage_stride(o1 - o0, K);
-  float* stage = scratch + group * K;
+// The blocking both GEMMs share: rows in groups whose interleaved weights (K values of type E per
+// row: f32, or bf16 pairs) fit L2; per group, interleave its row blocks into scratch once, then for
+// each block of 32 tokens run the micro-tiles into the padded stage and add it to y.
+template <typename E, typename Interleave, typename Tile>
+void gemm_groups(const E* x, int64_t T, int64_t K, const Mat& y, bool accumulate, int64_t o0, int64_t o1, E* scratch,
+                 Interleave interleave, const Tile (&tiles)[kMr + 1]) {
+  const int64_t group = gemm_group_rows(o1 - o0, K), stride = gemm_stage_stride(o1 - o0, K);
+  float* stage = reinterpret_cast<float*>(scratch + group * K);
   for (int64_t g = o0; g < o1; g += group) {
     const int64_t g1 = o1 - g < group ? o1 : g + group;
-    for (int64_t o = g; o < g1; o += kMr)
-      interleave_f32<D>(w, o, o1 - o < kMr ? static_cast<int>(o1 - o) : kMr, scratch + (o - g) * K);
-    for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
-      const float* xp = x.f32 + (t0 / kNb) * K * kNb;
-      const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
+    for (int64_t o = g; o < g1; o += kMr) interleave(o, o1 - o < kMr ? static_cast<int>(o1 - o) : kMr, scratch + (o - g) * K);
+    for (int64_t t0 = 0; t0 < T; t0 += kNb) {
+      const E* xp = x + (t0 / kNb) * K * kNb;
+      const int64_t nt = T - t0 < kNb ? T - t0 : kNb;
       const Mat staged{stage, kNb, stride};
       for (int64_t o = g; o < g1; o += kMr) {
         const int mr = g1 - o < kMr ? static_cast<int>(g1 - o) : kMr;
-        kF32Tile[mr](scratch + (o - g) * K, K, xp, staged, false, o - g, 0, nt);
+        tiles[mr](scratch + (o - g) * K, K, xp, staged, false, o - g, 0, nt);
       }
       unstage(stage, stride, y, accumulate, g, g1 - g, t0, nt);
     }
   }
+}
+
+template <DType D>
+void gemm_f32(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+              float* scratch) {
+  gemm_groups(x.f32, x.T, w.cols, y, accumulate, o0, o1, scratch,
+              [&](int64_t o, int mr, float* wi) { interleave_f32<D>(w, o, mr, wi); }, kF32Tile);
 }
 
 // bf16 micro-kernel: a pair of k per dot-product instruction.
@@ -399,23 +408,8 @@ void gemm_rows_avx512(const WeightMatrix& w, const PackedView& x, const Mat& y, 
 
 void gemm_rows_avx512bf16(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0,
                           int64_t o1, uint32_t* scratch) {
-  const int64_t pairs = x.k_pairs, group = gemm_group_rows(o1 - o0, pairs), stride = gemm_stage_stride(o1 - o0, pairs);
-  float* stage = reinterpret_cast<float*>(scratch + group * pairs);
-  for (int64_t g = o0; g < o1; g += group) {
-    const int64_t g1 = o1 - g < group ? o1 : g + group;
-    for (int64_t o = g; o < g1; o += kMr)
-      interleave_bf16(w, o, o1 - o < kMr ? static_cast<int>(o1 - o) : kMr, scratch + (o - g) * pairs);
-    for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
-      const uint32_t* xp = x.bf16 + (t0 / kNb) * pairs * kNb;
-      const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
-      const Mat staged{stage, kNb, stride};
-      for (int64_t o = g; o < g1; o += kMr) {
-        const int mr = g1 - o < kMr ? static_cast<int>(g1 - o) : kMr;
-        kBf16Tile[mr](scratch + (o - g) * pairs, pairs, xp, staged, false, o - g, 0, nt);
-      }
-      unstage(stage, stride, y, accumulate, g, g1 - g, t0, nt);
-    }
-  }
+  gemm_groups(x.bf16, x.T, x.k_pairs, y, accumulate, o0, o1, scratch,
+              [&](int64_t o, int mr, uint32_t* wi) { interleave_bf16(w, o, mr, wi); }, kBf16Tile);
 }
 
 
