@@ -326,9 +326,9 @@ class CpuBackend final : public Backend {
   bool huge_pages_;
   HugePageArena weight_arena_;
   cpu::PackedActivations packed_;
-  std::vector<uint32_t> xpairs_;
-  std::vector<float> dea_scores_;
-  cpu::Q8Activations q8_;  // activations quantized for the Q8_0/Q4_0 decode products  // activations as bf16 pairs for the input-major bf16 GEMM
+  std::vector<uint32_t> xpairs_;    // activations as bf16 pairs for the input-major bf16 GEMM
+  std::vector<float> dea_scores_;   // DEA attention weights, [queries][context]
+  cpu::Q8Activations q8_;           // activations quantized for the Q8_0/Q4_0 decode products
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };
