@@ -29,8 +29,7 @@ struct Mat {
 
 // How a weight matrix is stored. OutIn: one stored row per output ([out][in], PyTorch's Linear
 // weight). InOut: one stored row per input ([in][out]): the official code's `x @ W` factors
-// (LoRA), kept as the file has them, and matrices transposed at load so a decode step can skip
-// the rows of zero inputs (the ReLU^2 channel-mix). Quantized weights are always OutIn.
+// (LoRA), kept as the file has them. Quantized weights are always OutIn.
 enum class WeightLayout : uint8_t { OutIn, InOut };
 
 // A weight matrix for y = W x with W [rows = out][cols = in], in the backend's memory, in any
