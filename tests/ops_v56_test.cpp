@@ -20,7 +20,7 @@ std::vector<float> random_vector(size_t n, float lo, float hi, uint32_t seed) {
 }
 
 TEST(OpsV56, SiluAndExpNegExpWithBias) {
-  auto backend = make_cpu_backend({.threads = 2});
+  auto backend = make_cpu_backend({.threads = 2, .isa = std::nullopt});
   const int64_t T = 3, C = 37;
   const auto x = random_vector(T * C, -8.0f, 8.0f, 1), bias = random_vector(C, -2.0f, 2.0f, 2);
   for (Activation act : {Activation::Silu, Activation::ExpNegExp}) {
@@ -68,7 +68,7 @@ void official_wkv(const std::vector<float>& r, const std::vector<float>& k, cons
 }
 
 TEST(OpsV56, Wkv56MatchesTheOfficialUpdateInChunksAndSteps) {
-  auto backend = make_cpu_backend({.threads = 2});
+  auto backend = make_cpu_backend({.threads = 2, .isa = std::nullopt});
   const int64_t T = 9, H = 3, N = 8, C = H * N;
   const auto r = random_vector(T * C, -1, 1, 3), k = random_vector(T * C, -1, 1, 4), v = random_vector(T * C, -1, 1, 5);
   const auto u = random_vector(C, -1, 1, 6);
