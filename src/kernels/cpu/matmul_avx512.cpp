@@ -56,18 +56,10 @@ inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool
   const float* xs[TT];
   for (int t = 0; t < TT; ++t) xs[t] = x.row(t0 + t);
 
-  // Decode streams the weights from DRAM exactly once: fetch the rows of the block after next
-  // while this one is computed, so more of the stream is in flight than the hardware prefetcher
-  // (which stops at each 4 KiB page) keeps. Past the last row it names memory we do not own, which
-  // a prefetch may: it never faults.
-  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
-  const int64_t ahead = 1 * R * w.row_bytes;
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     __m512 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(xs[t] + k);
-    if (TT == 1 && (k * kBytes) % 64 == 0)
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r]) + ahead + k * kBytes, _MM_HINT_T0);
     for (int r = 0; r < R; ++r) {
       const __m512 wv = load_weights<D>(rows[r], k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
@@ -137,13 +129,12 @@ void matvec_one_token(const WeightMatrix& w, const float* x, float* y, bool accu
 
 template <DType D>
 void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
-  if (x.rows == 1) return matvec_one_token<D>(w, x.row(0), y.row(0), accumulate, o0, o1);
   int64_t t = 0;
   for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 4>(w, x, y, accumulate, o0, o1, t);
   switch (x.rows - t) {
     case 3: matvec_tokens<D, 4, 3>(w, x, y, accumulate, o0, o1, t); break;
     case 2: matvec_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t); break;
-    case 1: matvec_tokens<D, 8, 1>(w, x, y, accumulate, o0, o1, t); break;
+    case 1: matvec_one_token<D>(w, x.row(t), y.row(t), accumulate, o0, o1); break;
     default: break;
   }
 }
