@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/matmul_q8a.h"
 #include "tensor/dtype.h"
 
 namespace rwkv {
@@ -116,14 +117,17 @@ BENCHMARK(GemmLora)
 namespace rwkv {
 namespace {
 // One token through many different matrices in turn (so each comes from DRAM, as in a
-// decode step): input-major (LoRA as stored) vs the Linear layout.
+// decode step): input-major (LoRA as stored) vs the Linear layout; bf16 (the default), or
+// Q8_0 / Q4_0 weights with 8-bit activations (fourth argument 1 / 2).
 void ColdSmall(benchmark::State& state) {
   const int64_t out = state.range(0), in = state.range(1);
-  const int64_t copies = std::max<int64_t>(8, (int64_t{256} << 20) / (out * in * 2));  // 256 MiB: beyond any cache
   const bool input_major = state.range(2) != 0;
+  const DType dtype = state.range(3) == 1 ? DType::Q8_0 : state.range(3) == 2 ? DType::Q4_0 : DType::BF16;
+  const int64_t bytes = dtype_row_bytes(dtype, in) * out;
+  const int64_t copies = std::max<int64_t>(8, (int64_t{256} << 20) / bytes);  // 256 MiB: beyond any cache
   auto backend = make_cpu_backend({2, std::nullopt, true});
   std::vector<Weights> ws;
-  for (int64_t i = 0; i < copies; ++i) ws.emplace_back(DType::BF16, input_major ? in : out, input_major ? out : in);
+  for (int64_t i = 0; i < copies; ++i) ws.emplace_back(dtype, input_major ? in : out, input_major ? out : in);
   std::vector<float> x(static_cast<size_t>(in), 0.5f), y(static_cast<size_t>(out));
   int64_t i = 0;
   for (auto _ : state) {
@@ -134,20 +138,46 @@ void ColdSmall(benchmark::State& state) {
     backend->matmul(w, Mat{x.data(), 1, in}, Mat{y.data(), 1, out});
     benchmark::DoNotOptimize(y.data());
   }
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 BENCHMARK(ColdSmall)
-    ->Args({64, 768, 1})
-    ->Args({64, 768, 0})
-    ->Args({768, 64, 1})
-    ->Args({768, 64, 0})
-    ->Args({768, 768, 0})
-    ->Args({3072, 768, 0})
-    ->Args({768, 3072, 0})
-    ->Args({2048, 2048, 0})
-    ->Args({8192, 2048, 0})
-    ->Args({2048, 8192, 0})
+    ->Args({64, 768, 1, 0})
+    ->Args({64, 768, 0, 0})
+    ->Args({768, 64, 1, 0})
+    ->Args({768, 64, 0, 0})
+    ->Args({768, 768, 0, 0})
+    ->Args({3072, 768, 0, 0})
+    ->Args({768, 3072, 0, 0})
+    ->Args({2048, 2048, 0, 0})
+    ->Args({8192, 2048, 0, 0})
+    ->Args({2048, 8192, 0, 0})
+    ->Args({768, 768, 0, 1})
+    ->Args({3072, 768, 0, 1})
+    ->Args({768, 3072, 0, 1})
+    ->Args({768, 3072, 0, 2})
+    ->Args({2048, 2048, 0, 1})
+    ->Args({8192, 2048, 0, 1})
+    ->Args({2048, 8192, 0, 1})
     ->UseRealTime();
 }  // namespace
 }  // namespace rwkv
+
+namespace rwkv::cpu {
+namespace {
+// The 8-bit quantization of one decode token's activations (before each Q8_0/Q4_0 product), per ISA.
+void QuantizeActivations(benchmark::State& state) {
+  const int64_t cols = state.range(0);
+  const Isa isa = state.range(1) ? active_isa() : Isa::Scalar;
+  std::vector<float> x(static_cast<size_t>(cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) * 0.37f - 17.0f;
+  Q8Activations q;
+  for (auto _ : state) {
+    quantize_activations(isa, Mat{x.data(), 1, cols}, q);
+    benchmark::DoNotOptimize(q.q.data());
+  }
+}
+BENCHMARK(QuantizeActivations)->Args({3072, 0})->Args({3072, 1})->Args({8192, 0})->Args({8192, 1});
+}  // namespace
+}  // namespace rwkv::cpu
 
 BENCHMARK_MAIN();

@@ -29,7 +29,7 @@ TEST(Q8Activations, KernelMatchesScalarTwinAndStaysNearTheExactProduct) {
           const Mat xm{x.data(), T, cols};
           ref::matmul(w, xm, Mat{exact.data(), T, rows}, false, 0, rows);
           Q8Activations q;
-          quantize_activations(xm, q);
+          ref_quantize_activations(xm, q);
           std::vector<float> twin(exact.size()), got(exact.size());
           ref_q8a_rows(w, q, Mat{twin.data(), T, rows}, false, 0, rows);
           if (use_q8_activations(active_isa(), w, T, true)) {
@@ -45,6 +45,33 @@ TEST(Q8Activations, KernelMatchesScalarTwinAndStaysNearTheExactProduct) {
                 << dtype_name(d) << " " << rows << "x" << cols;
         }
       }
+    }
+  }
+}
+
+// Every ISA's quantizer writes exactly the scalar twin's blocks, including on exact halves (a
+// block whose max is 127 makes the scale 1, so x.5 values round away from zero) and zero blocks.
+TEST(Q8Activations, QuantizerMatchesScalarTwinBitForBit) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (int64_t cols : {32, 96, 768}) {
+    const int64_t T = 3;
+    std::vector<float> x(static_cast<size_t>(T * cols));
+    for (float& v : x) v = dist(rng);
+    for (int64_t j = 0; j < 32; ++j) x[static_cast<size_t>(j)] = j == 0 ? 127.0f : (j % 2 ? 0.5f : -0.5f) + (j - 16);
+    std::fill_n(x.begin() + cols, 32, 0.0f);  // row 1's first block: all zero
+    const Mat xm{x.data(), T, cols};
+    Q8Activations want;
+    ref_quantize_activations(xm, want);
+    EXPECT_EQ(want.q[1], -15);  // -14.5
+    EXPECT_EQ(want.q[17], 2);   // 1.5
+    for (Isa isa : supported_isas()) {
+      Q8Activations got;
+      got.q.assign(want.q.size(), 99);  // stale contents must not survive
+      quantize_activations(isa, xm, got);
+      EXPECT_EQ(got.q, want.q) << isa_name(isa);
+      EXPECT_EQ(got.d, want.d) << isa_name(isa);
+      EXPECT_EQ(got.sum, want.sum) << isa_name(isa);
     }
   }
 }

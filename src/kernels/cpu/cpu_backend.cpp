@@ -119,7 +119,7 @@ class CpuBackend final : public Backend {
     // one thread, where a fork/join would cost more than it saves.
     const int64_t grain = w.rows * w.cols * x.rows < kParallelMatmul ? w.rows : 24;
     if (cpu::use_q8_activations(isa_, w, x.rows, fast_activations_)) {  // quantized decode, 8-bit activations
-      cpu::quantize_activations(x, q8_);
+      cpu::quantize_activations(isa_, x, q8_);
       pool_.parallel_for(w.rows, grain, [&](int64_t o0, int64_t o1) {
         cpu::q8a_rows(isa_, w, q8_, y, accumulate, o0, o1);
       });

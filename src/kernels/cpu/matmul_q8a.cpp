@@ -20,13 +20,27 @@ bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_act
          isa >= Isa::Avx512 && has_avx512_vnni() && w.layout == WeightLayout::OutIn;
 }
 
-void quantize_activations(const Mat& x, Q8Activations& out) {
+namespace {
+// Sizes `out` for x and zeroes the padding block of each row (when the block count is odd).
+void shape_q8(const Mat& x, Q8Activations& out) {
   out.T = x.rows;
   out.blocks = x.cols / kQ;
   out.padded = (out.blocks + 1) / 2 * 2;
-  out.q.assign(static_cast<size_t>(out.T * out.padded * kQ), 0);
-  out.d.assign(static_cast<size_t>(out.T * out.padded), 0.0f);
-  out.sum.assign(out.d.size(), 0);
+  out.q.resize(static_cast<size_t>(out.T * out.padded * kQ));
+  out.d.resize(static_cast<size_t>(out.T * out.padded));
+  out.sum.resize(out.d.size());
+  if (out.padded == out.blocks) return;
+  for (int64_t t = 0; t < out.T; ++t) {
+    const int64_t at = t * out.padded + out.blocks;
+    std::fill_n(out.q.data() + at * kQ, kQ, int8_t{0});
+    out.d[static_cast<size_t>(at)] = 0.0f;
+    out.sum[static_cast<size_t>(at)] = 0;
+  }
+}
+}  // namespace
+
+void ref_quantize_activations(const Mat& x, Q8Activations& out) {
+  shape_q8(x, out);
   for (int64_t t = 0; t < x.rows; ++t)
     for (int64_t b = 0; b < out.blocks; ++b) {
       const float* v = x.row(t) + b * kQ;
@@ -42,6 +56,16 @@ void quantize_activations(const Mat& x, Q8Activations& out) {
       out.d[static_cast<size_t>(t * out.padded + b)] = d;
       out.sum[static_cast<size_t>(t * out.padded + b)] = s;
     }
+}
+
+void quantize_activations(Isa isa, const Mat& x, Q8Activations& out) {
+#if defined(__x86_64__)
+  if (isa >= Isa::Avx512) {
+    shape_q8(x, out);
+    return quantize_activations_avx512(x, out);
+  }
+#endif
+  ref_quantize_activations(x, out);
 }
 
 void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {

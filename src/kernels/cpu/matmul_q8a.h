@@ -23,7 +23,11 @@ struct Q8Activations {
 
 // Whether a product of x (T rows) with w takes this path.
 bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations);
-void quantize_activations(const Mat& x, Q8Activations& out);
+// Quantizes x into `out` (sized here): the AVX-512 version on that ISA, bit-identical to the
+// scalar twin ref_quantize_activations (same products, halves rounded away from zero).
+void quantize_activations(Isa isa, const Mat& x, Q8Activations& out);
+void ref_quantize_activations(const Mat& x, Q8Activations& out);
+void quantize_activations_avx512(const Mat& x, Q8Activations& out);
 
 // Rows [o0, o1) of y (+)= x W^T with x given quantized.
 void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,

@@ -140,6 +140,34 @@ void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accum
 
 }  // namespace
 
+// The activations block by block, as ref_quantize_activations (out already shaped): the same
+// max, scale and products; rounding half away from zero exactly (truncate, then step away from
+// zero where the dropped fraction is at least one half: no x + 0.5 that could round up).
+void quantize_activations_avx512(const Mat& x, Q8Activations& out) {
+  const __m512 one_half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t b = 0; b < out.blocks; ++b) {
+      const float* v = x.row(t) + b * kQ;
+      const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      auto round_away = [&](__m512 v) {
+        const __m512 p = _mm512_mul_ps(v, _mm512_set1_ps(id));
+        const __m512 whole = _mm512_roundscale_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, whole)), one_half, _CMP_GE_OQ);
+        const __m512 away = _mm512_or_ps(one, _mm512_and_ps(p, _mm512_set1_ps(-0.0f)));  // +-1 with p's sign
+        return _mm512_cvttps_epi32(_mm512_mask_add_ps(whole, up, whole, away));
+      };
+      const __m512i q0 = round_away(v0), q1 = round_away(v1);
+      const int64_t at = t * out.padded + b;
+      int8_t* q = out.q.data() + at * kQ;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(q1));
+      out.d[static_cast<size_t>(at)] = d;
+      out.sum[static_cast<size_t>(at)] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+
 void q8a_rows_avx512vnni(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
                          int64_t o1) {
   if (w.dtype == DType::Q8_0) return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
