@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -21,7 +22,10 @@ struct Weights {
   WeightMatrix w;
   Weights(DType d, int64_t rows, int64_t cols) : bytes(static_cast<size_t>(rows * dtype_row_bytes(d, cols))) {
     std::mt19937 rng(1);
-    for (auto& b : bytes) b = static_cast<std::byte>(rng() & 0x3f);  // small finite values in every dtype
+    for (size_t i = 0; i < bytes.size(); i += 4) {  // small finite values in every dtype
+      const uint32_t r = rng() & 0x3f3f3f3fu;
+      std::memcpy(bytes.data() + i, &r, std::min<size_t>(4, bytes.size() - i));
+    }
     w = {d, rows, cols, bytes.data(), dtype_row_bytes(d, cols)};
   }
 };
@@ -124,7 +128,7 @@ void ColdSmall(benchmark::State& state) {
   const bool input_major = state.range(2) != 0;
   const DType dtype = state.range(3) == 1 ? DType::Q8_0 : state.range(3) == 2 ? DType::Q4_0 : DType::BF16;
   const int64_t bytes = dtype_row_bytes(dtype, in) * out;
-  const int64_t copies = std::max<int64_t>(8, (int64_t{256} << 20) / bytes);  // 256 MiB: beyond any cache
+  const int64_t copies = std::max<int64_t>(8, (int64_t{128} << 20) / bytes);  // 128 MiB: 4x the L3 here
   auto backend = make_cpu_backend({2, std::nullopt, true});
   std::vector<Weights> ws;
   for (int64_t i = 0; i < copies; ++i) ws.emplace_back(dtype, input_major ? in : out, input_major ? out : in);
@@ -145,6 +149,10 @@ BENCHMARK(ColdSmall)
     ->Args({64, 768, 0, 0})
     ->Args({768, 64, 1, 0})
     ->Args({768, 64, 0, 0})
+    ->Args({256, 2048, 1, 0})
+    ->Args({2048, 256, 1, 0})
+    ->Args({96, 2048, 1, 0})
+    ->Args({2048, 96, 1, 0})
     ->Args({768, 768, 0, 0})
     ->Args({3072, 768, 0, 0})
     ->Args({768, 3072, 0, 0})

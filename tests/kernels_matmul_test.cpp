@@ -132,6 +132,19 @@ TEST_P(InOutKernels, MatchReferenceIncludingSkippedZeroInputs) {
               << isa_name(isa) << " " << dtype_name(dtype) << " " << c.rows << "x" << c.cols << " T=" << T
               << " acc=" << accumulate << " i=" << i;
       }
+      // one token split by inputs (decode): two partial sums, the second added to the first
+      if (T == 1)
+        for (bool accumulate : {false, true}) {
+          std::vector<float> want = y0, got = y0, second(static_cast<size_t>(c.rows));
+          ref::matmul(w, x, Mat{want.data(), 1, c.rows}, accumulate, 0, c.rows);
+          const int64_t k_half = c.cols / 2;
+          inout_matvec_inputs(isa, w, xs.data(), 0, k_half, got.data(), accumulate);
+          inout_matvec_inputs(isa, w, xs.data(), k_half, c.cols, second.data(), false);
+          for (size_t i = 0; i < want.size(); ++i)
+            ASSERT_NEAR(got[i] + second[i], want[i], 2e-5 * (std::fabs(want[i]) + std::sqrt(static_cast<double>(c.cols))))
+                << isa_name(isa) << " " << dtype_name(dtype) << " " << c.rows << "x" << c.cols << " by inputs, acc="
+                << accumulate << " i=" << i;
+        }
       // bf16 activations: equal to the reference on bf16-rounded inputs
       if (inout_uses_bf16_pairs(isa, w, T, true)) {
         std::vector<float> rounded = xs, want(static_cast<size_t>(T * c.rows)), got = want;

@@ -1,6 +1,7 @@
 #include "kernels/cpu/matmul_inout.h"
 
 #include "kernels/cpu/reference.h"
+#include <vector>
 
 namespace rwkv::cpu {
 
@@ -30,6 +31,25 @@ void inout_matmul(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bo
   if (isa == Isa::Avx2 && inout_matmul_avx2(w, x, y, accumulate, o0, o1)) return;
 #endif
   ref::matmul(w, x, y, accumulate, o0, o1);
+}
+
+void ref_inout_matvec_inputs(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                             bool accumulate) {
+  std::vector<float> row(static_cast<size_t>(w.rows)), sum(static_cast<size_t>(w.rows), 0.0f);
+  for (int64_t k = k0; k < k1; ++k) {
+    if (x[k] == 0.0f) continue;
+    ref::row_to_f32(w.dtype, w.row(k), w.rows, row.data());
+    for (size_t o = 0; o < row.size(); ++o) sum[o] += x[k] * row[o];
+  }
+  for (size_t o = 0; o < sum.size(); ++o) out[o] = accumulate ? out[o] + sum[o] : sum[o];
+}
+
+void inout_matvec_inputs(Isa isa, const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                         bool accumulate) {
+#if defined(__x86_64__)
+  if (isa >= Isa::Avx512 && inout_matvec_inputs_avx512(w, x, k0, k1, out, accumulate)) return;
+#endif
+  ref_inout_matvec_inputs(w, x, k0, k1, out, accumulate);
 }
 
 }  // namespace rwkv::cpu

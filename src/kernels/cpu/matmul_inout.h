@@ -25,6 +25,17 @@ void to_bf16_pairs_avx512bf16(const float* x, int64_t ldx, int64_t t0, int64_t t
 void inout_matmul(Isa isa, const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
                   const uint32_t* xpairs);
 
+// Decode (one token x) split by inputs instead of outputs: out[o] (+)= sum over k in [k0, k1) of
+// x[k] W[k][o], for every output o. Each thread then streams its own contiguous block of stored
+// rows (split by outputs, each would read a slice of every row), and the caller adds the threads'
+// partial sums. Inputs that are zero are skipped, as in inout_matmul.
+void inout_matvec_inputs(Isa isa, const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                         bool accumulate);
+void ref_inout_matvec_inputs(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                             bool accumulate);
+bool inout_matvec_inputs_avx512(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                                bool accumulate);
+
 // Per ISA (matmul_inout_avx512.cpp, matmul_inout_avx2.cpp): false when the dtype has no kernel.
 bool inout_matmul_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
                          const uint32_t* xpairs);

@@ -42,9 +42,12 @@ inline void store16(float* out, __m512 v, int64_t n, bool accumulate) {
 
 // ---- matvec: TT tokens, NV vectors of 16 outputs held in registers while k runs ----
 
+constexpr int kOneTokenVectors = 24;  // 384 outputs of one token in 24 of the 32 registers
+
+// Inputs [k0, k1) only (all of them but in the split-by-inputs decode).
 template <DType D, int TT, int NV>
 void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o,
-                  int64_t n) {
+                  int64_t n, int64_t k0, int64_t k1) {
   __m512 acc[TT][NV];
   RWKV_UNROLL for (int t = 0; t < TT; ++t)
     RWKV_UNROLL for (int v = 0; v < NV; ++v) acc[t][v] = _mm512_setzero_ps();
@@ -52,7 +55,7 @@ void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumu
   // 4 KiB page boundaries, keeps too few of them in flight: ask for the rows ~4 KiB ahead ourselves.
   const int64_t span = n * static_cast<int64_t>(D == DType::F32 ? 4 : 2);
   const int64_t ahead = span >= 4096 ? 1 : 4096 / span;
-  for (int64_t k = 0; k < w.cols; ++k) {
+  for (int64_t k = k0; k < k1; ++k) {
     if (k + ahead < w.cols) {
       const char* next = reinterpret_cast<const char*>(w.row(k + ahead)) + o * (D == DType::F32 ? 4 : 2);
       for (int64_t b = 0; b < span; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
@@ -78,28 +81,64 @@ void matvec_chunk(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumu
 // reads every non-zero input's row once, so fewer, wider passes read the weights fewer times).
 template <DType D, int TT, int NV>
 void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t t0, int64_t o0,
-                   int64_t o1) {
+                   int64_t o1, int64_t k0, int64_t k1) {
   int64_t o = o0;
-  for (; o + 16 * NV <= o1; o += 16 * NV) matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, 16 * NV);
+  for (; o + 16 * NV <= o1; o += 16 * NV) matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, 16 * NV, k0, k1);
   const int64_t left = (o1 - o + 15) / 16;  // vectors left, the last maybe partial
   if constexpr (NV > 1) {
-    if (left > NV / 2) return matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, o1 - o);
-    if (left > 0) return matvec_tokens<D, TT, NV / 2>(w, x, y, accumulate, t0, o, o1);
+    if (left > NV / 2) return matvec_chunk<D, TT, NV>(w, x, y, accumulate, t0, o, o1 - o, k0, k1);
+    if (left > 0) return matvec_tokens<D, TT, NV / 2>(w, x, y, accumulate, t0, o, o1, k0, k1);
   } else {
-    if (left > 0) matvec_chunk<D, TT, 1>(w, x, y, accumulate, t0, o, o1 - o);
+    if (left > 0) matvec_chunk<D, TT, 1>(w, x, y, accumulate, t0, o, o1 - o, k0, k1);
   }
 }
 
 template <DType D>
 void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
   int64_t t = 0;
-  for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 6>(w, x, y, accumulate, t, o0, o1);
+  const int64_t K = w.cols;
+  for (; t + 4 <= x.rows; t += 4) matvec_tokens<D, 4, 6>(w, x, y, accumulate, t, o0, o1, 0, K);
   switch (x.rows - t) {
-    case 3: matvec_tokens<D, 3, 8>(w, x, y, accumulate, t, o0, o1); break;
-    case 2: matvec_tokens<D, 2, 12>(w, x, y, accumulate, t, o0, o1); break;
-    case 1: matvec_tokens<D, 1, 24>(w, x, y, accumulate, t, o0, o1); break;
+    case 3: matvec_tokens<D, 3, 8>(w, x, y, accumulate, t, o0, o1, 0, K); break;
+    case 2: matvec_tokens<D, 2, 12>(w, x, y, accumulate, t, o0, o1, 0, K); break;
+    case 1: matvec_tokens<D, 1, kOneTokenVectors>(w, x, y, accumulate, t, o0, o1, 0, K); break;
     default: break;
   }
+}
+
+// ---- one token split by inputs: out (+)= x[k0..k1) W[k0..k1) with every output at once ----
+
+// Rows too wide for the registers (more than kOneTokenVectors vectors): the sums live in `acc` (all
+// outputs, in L1), so each stored row is still read whole and the rows one after the other: one
+// sequential stream, asked for 2 KiB ahead.
+template <DType D>
+void matvec_inputs_wide(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* acc) {
+  const int64_t n = w.rows, esize = D == DType::F32 ? 4 : 2;
+  for (int64_t k = k0; k < k1; ++k) {
+    const char* row = reinterpret_cast<const char*>(w.row(k));
+    for (int64_t b = 0; b < n * esize; b += 64) _mm_prefetch(row + 2048 + b, _MM_HINT_T0);
+    if (x[k] == 0.0f) continue;  // a zero input contributes nothing: its weight row is not read at all
+    const __m512 xs = _mm512_set1_ps(x[k]);
+    int64_t o = 0;
+    for (; o + 16 <= n; o += 16)
+      _mm512_storeu_ps(acc + o, _mm512_fmadd_ps(load16<D>(w.row(k), o, 16), xs, _mm512_loadu_ps(acc + o)));
+    if (o < n) {
+      const __mmask16 m = lanes(n - o);
+      _mm512_mask_storeu_ps(acc + o, m, _mm512_fmadd_ps(load16<D>(w.row(k), o, n - o), xs, _mm512_maskz_loadu_ps(m, acc + o)));
+    }
+  }
+}
+
+template <DType D>
+void matvec_inputs(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out, bool accumulate) {
+  if (w.rows > 16 * kOneTokenVectors) {
+    if (!accumulate)
+      for (int64_t o = 0; o < w.rows; o += 16) _mm512_mask_storeu_ps(out + o, lanes(w.rows - o), _mm512_setzero_ps());
+    return matvec_inputs_wide<D>(w, x, k0, k1, out);
+  }
+  // narrow rows: the sums stay in registers (a chain through memory per row is slower)
+  const Mat xm{const_cast<float*>(x), 1, w.cols}, ym{out, 1, w.rows};
+  matvec_tokens<D, 1, kOneTokenVectors>(w, xm, ym, accumulate, 0, 0, w.rows, k0, k1);
 }
 
 // ---- GEMM: MT tokens x 32 outputs per tile ----
@@ -204,6 +243,16 @@ void to_bf16_pairs_avx512bf16(const float* x, int64_t ldx, int64_t t0, int64_t t
       const int64_t np = pairs - k / 2 < 16 ? pairs - k / 2 : 16;
       _mm512_mask_storeu_epi32(dst + k / 2, lanes(np), v);
     }
+  }
+}
+
+bool inout_matvec_inputs_avx512(const WeightMatrix& w, const float* x, int64_t k0, int64_t k1, float* out,
+                                bool accumulate) {
+  switch (w.dtype) {
+    case DType::F32: matvec_inputs<DType::F32>(w, x, k0, k1, out, accumulate); return true;
+    case DType::BF16: matvec_inputs<DType::BF16>(w, x, k0, k1, out, accumulate); return true;
+    case DType::F16: matvec_inputs<DType::F16>(w, x, k0, k1, out, accumulate); return true;
+    default: return false;
   }
 }
 
