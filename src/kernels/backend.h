@@ -173,6 +173,31 @@ class Backend {
     float cap, scale;
   };
   virtual void dea_attention(const DeaAttention& a) = 0;
+
+  // ---- recorded decode steps (CUDA graphs) ----
+  // A backend may record the ops of a one-token step once and replay them as one launch: a decode
+  // step is hundreds of small ops, and launching each one costs more than it computes on a GPU.
+  // ModelBase brackets each one-token step with these calls:
+  //   mode = begin_step(key, ids);
+  //   if (mode != StepMode::Replayed) { the step's ops }
+  //   if (mode == StepMode::Capturing) end_step(key after the ops);  (abort_step() if they threw)
+  // `key` lists every address the step's ops use that can differ between steps (the state's and
+  // the workspace's buffers) plus anything else that changes the recorded work (which logits):
+  // a recording is replayed only for an equal key. `ids` are the step's token ids, staged by
+  // begin_step where a replay reads them; while capturing, embedding() must be given this very
+  // span. Nothing in a step may read device data on the host (download) while capturing.
+  // The default records nothing: every step runs its ops (the CPU backend).
+  enum class StepMode { Eager, Capturing, Replayed };
+  // Whether begin_step can ever record (lets callers skip building a key for backends that don't).
+  virtual bool records_steps() const { return false; }
+  virtual StepMode begin_step(std::span<const void* const> key, std::span<const int32_t> ids) {
+    return StepMode::Eager;
+  }
+  // Ends a capture begun by begin_step: runs the recorded ops, and keeps the recording for replay
+  // when `key_after` (the key once the ops ran) still equals the key it began with.
+  virtual void end_step(std::span<const void* const> key_after) {}
+  // Ends a capture whose ops threw; the recording is dropped.
+  virtual void abort_step() {}
 };
 
 

@@ -77,6 +77,10 @@ class Rwkv7Model final : public ModelBase {
   }
 
  protected:
+  // 7b's DEA attends over a context that grows by one position per step (its length is part of
+  // the recorded work) and appends to a host-side id list: not replayable.
+  bool step_is_replayable() const override { return hp_.arch != Arch::Rwkv7b; }
+
   void forward_layers(std::span<const int32_t> ids, const Mat& x, State::Impl& s) override {
     const int64_t T = x.rows, C = hp_.n_embd;
     const bool variant = hp_.arch != Arch::Rwkv7;
