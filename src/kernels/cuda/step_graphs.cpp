@@ -1,0 +1,108 @@
+#include "kernels/cuda/step_graphs.h"
+
+#include <algorithm>
+
+#include "kernels/cuda/cuda_check.h"
+#include "util/error.h"
+
+namespace rwkv::cuda {
+
+namespace {
+bool same(std::span<const void* const> a, const std::vector<const void*>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+}  // namespace
+
+StepGraphs::StepGraphs(cudaStream_t stream) : stream_(stream) {
+  void* ids = nullptr;
+  RWKV_CUDA_CHECK(cudaMalloc(&ids, kMaxIds * sizeof(int32_t)));
+  device_ids_ = static_cast<int32_t*>(ids);
+}
+
+StepGraphs::~StepGraphs() {
+  if (capturing_) abort();
+  drop_all();
+  warn_if_failed(cudaFree(device_ids_), "cudaFree (step ids)");
+}
+
+Backend::StepMode StepGraphs::begin(std::span<const void* const> key, std::span<const int32_t> ids) {
+  if (capturing_) throw Error("CUDA backend: begin_step while a step is being recorded");
+  if (ids.size() > kMaxIds) return Backend::StepMode::Eager;
+  const auto recorded = std::find_if(graphs_.begin(), graphs_.end(), [&](const auto& g) { return same(key, g.first); });
+  const bool capture = recorded == graphs_.end() && same(key, last_eager_key_);
+  if (recorded == graphs_.end() && !capture) {
+    last_eager_key_.assign(key.begin(), key.end());
+    return Backend::StepMode::Eager;
+  }
+  // Stage the ids where the recording reads them (stream-ordered after the previous step).
+  RWKV_CUDA_CHECK(cudaMemcpyAsync(device_ids_, ids.data(), ids.size_bytes(), cudaMemcpyHostToDevice, stream_));
+  if (recorded != graphs_.end()) {
+    RWKV_CUDA_CHECK(cudaGraphLaunch(recorded->second, stream_));
+    return Backend::StepMode::Replayed;
+  }
+  host_ids_ = ids;
+  capture_key_.assign(key.begin(), key.end());
+  // Relaxed: the step may still allocate (a first use of a workspace slot); such a step is run
+  // but not kept (its key changes).
+  RWKV_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+  capturing_ = true;
+  return Backend::StepMode::Capturing;
+}
+
+void StepGraphs::end(std::span<const void* const> key_after) {
+  if (!capturing_) throw Error("CUDA backend: end_step without a step being recorded");
+  capturing_ = false;
+  host_ids_ = {};
+  cudaGraph_t graph = nullptr;
+  RWKV_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  warn_if_failed(cudaGraphDestroy(graph), "cudaGraphDestroy");
+  RWKV_CUDA_CHECK(instantiated);
+  // The capture recorded the step without running it: run it now.
+  const cudaError_t launched = cudaGraphLaunch(exec, stream_);
+  const bool keep = launched == cudaSuccess && same(key_after, capture_key_);
+  if (keep) {
+    if (graphs_.size() >= kMaxGraphs) drop_all();
+    graphs_.emplace_back(capture_key_, exec);
+  }
+  if (!keep || !deferred_frees_.empty()) {
+    warn_if_failed(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (after a recorded step)");
+    if (!keep) warn_if_failed(cudaGraphExecDestroy(exec), "cudaGraphExecDestroy");
+    release_deferred();
+  }
+  RWKV_CUDA_CHECK(launched);
+}
+
+void StepGraphs::abort() {
+  capturing_ = false;
+  host_ids_ = {};
+  cudaGraph_t graph = nullptr;
+  // The capture may already be invalidated by the failure that brought us here.
+  const cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+  if (e == cudaSuccess && graph) warn_if_failed(cudaGraphDestroy(graph), "cudaGraphDestroy");
+  (void)cudaGetLastError();  // clear a sticky launch error of the failed capture, if any
+  release_deferred();
+}
+
+const int32_t* StepGraphs::staged_ids(std::span<const int32_t> ids) const {
+  if (!capturing_ || ids.data() != host_ids_.data() || ids.size() != host_ids_.size()) return nullptr;
+  return device_ids_;
+}
+
+void StepGraphs::release_deferred() {
+  if (deferred_frees_.empty()) return;
+  // Work queued before the capture may still read them.
+  warn_if_failed(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (before deferred frees)");
+  for (void* p : deferred_frees_) warn_if_failed(cudaFree(p), "cudaFree (deferred)");
+  deferred_frees_.clear();
+}
+
+void StepGraphs::drop_all() {
+  if (graphs_.empty()) return;
+  warn_if_failed(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (dropping recorded steps)");
+  for (auto& g : graphs_) warn_if_failed(cudaGraphExecDestroy(g.second), "cudaGraphExecDestroy");
+  graphs_.clear();
+}
+
+}  // namespace rwkv::cuda
