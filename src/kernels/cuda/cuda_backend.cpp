@@ -145,10 +145,14 @@ class CudaBackend final : public Backend {
     void* device = nullptr;
     RWKV_CUDA_CHECK(cudaMalloc(&device, static_cast<size_t>(std::max<int64_t>(w.rows * dense_row, 1))));
     weights_.push_back(device);
-    if (w.rows > 0)
-      RWKV_CUDA_CHECK(cudaMemcpy2D(device, static_cast<size_t>(dense_row), w.data, static_cast<size_t>(w.row_bytes),
-                                   static_cast<size_t>(dense_row), static_cast<size_t>(w.rows),
-                                   cudaMemcpyHostToDevice));
+    // On our stream (a non-blocking stream does not wait for the legacy default stream), and
+    // waited for: the host copy in `p` is freed on return.
+    if (w.rows > 0) {
+      RWKV_CUDA_CHECK(cudaMemcpy2DAsync(device, static_cast<size_t>(dense_row), w.data,
+                                        static_cast<size_t>(w.row_bytes), static_cast<size_t>(dense_row),
+                                        static_cast<size_t>(w.rows), cudaMemcpyHostToDevice, stream_));
+      RWKV_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
     return {w.dtype, w.rows, w.cols, static_cast<const std::byte*>(device), dense_row, WeightLayout::OutIn};
   }
 
@@ -165,7 +169,8 @@ class CudaBackend final : public Backend {
     }
     auto* dst = reinterpret_cast<float*>(static_cast<std::byte*>(param_blocks_.back()) + param_used_);
     param_used_ += bytes;
-    RWKV_CUDA_CHECK(cudaMemcpy(dst, host.data(), host.size_bytes(), cudaMemcpyHostToDevice));
+    RWKV_CUDA_CHECK(cudaMemcpyAsync(dst, host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
+    RWKV_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller's vector is temporary
     return dst;
   }
 
