@@ -217,9 +217,7 @@ class CudaBackend final : public Backend {
   // ---- token shift and elementwise ----
   void token_shift(const Mat& x, float* prev, const Mat& delta) override {
     same_shape("token_shift", x, delta);
-    if (x.rows == 0) return;
-    RWKV_CUDA_CHECK(token_shift_delta(x.data, prev, delta.data, x.rows, x.cols, stream_));
-    copy(prev, x.row(x.rows - 1), static_cast<size_t>(x.cols));  // after the kernel read it (stream order)
+    RWKV_CUDA_CHECK(cuda::token_shift(x.data, prev, delta.data, x.rows, x.cols, stream_));
   }
   void lerp(const Mat& x, const Mat& delta, const float* mu, const Mat& out) override {
     same_shape("lerp", x, delta);

@@ -46,9 +46,8 @@ cudaError_t rwkv7_bonus_and_gate(float* y, const float* r, const float* k, const
                                  const float* g, int64_t T, int64_t H, int64_t N, cudaStream_t stream);
 
 // ---- elementwise (elementwise.cu); x [T][C] ----
-// delta[t] = x[t-1] - x[t] with x[-1] = prev (prev itself is updated by the caller).
-cudaError_t token_shift_delta(const float* x, const float* prev, float* delta, int64_t T, int64_t C,
-                              cudaStream_t stream);
+// delta[t] = x[t-1] - x[t] with x[-1] = prev; then prev = x[T-1]. x and delta must not alias prev.
+cudaError_t token_shift(const float* x, float* prev, float* delta, int64_t T, int64_t C, cudaStream_t stream);
 cudaError_t lerp(const float* x, const float* delta, const float* mu, float* out, int64_t T, int64_t C,
                  cudaStream_t stream);
 cudaError_t activate(float* x, Activation act, const float* bias, int64_t T, int64_t C, cudaStream_t stream);

@@ -39,7 +39,7 @@ __global__ void matvec_out_in_kernel(const W* __restrict__ w, int64_t rows, int6
   for (int t = 0; t < NT; ++t) sum[t] = 0.0f;
   if (vectorized) {
     constexpr int kVec = 16 / sizeof(W);  // 4 (f32) or 8 (f16/bf16) weights per load
-#pragma unroll 2
+#pragma unroll 4  // several 16-byte loads in flight per lane: decode is bound by memory latency x bandwidth
     for (int64_t c = lane * kVec; c < cols; c += kWarp * kVec) {
       float wv[kVec];
       load_16_bytes(wr + c, wv);
