@@ -29,10 +29,14 @@ Backend::StepMode StepGraphs::begin(std::span<const void* const> key, std::span<
   if (capturing_) throw Error("CUDA backend: begin_step while a step is being recorded");
   if (ids.size() > kMaxIds) return Backend::StepMode::Eager;
   const auto recorded = std::find_if(graphs_.begin(), graphs_.end(), [&](const auto& g) { return same(key, g.first); });
-  const bool capture = recorded == graphs_.end() && same(key, last_eager_key_);
-  if (recorded == graphs_.end() && !capture) {
-    last_eager_key_.assign(key.begin(), key.end());
-    return Backend::StepMode::Eager;
+  if (recorded == graphs_.end()) {
+    const auto seen = std::find_if(seen_.begin(), seen_.end(), [&](const Key& k) { return same(key, k); });
+    if (seen == seen_.end()) {  // first sighting: run it op by op (it may allocate), remember it
+      if (seen_.size() >= kMaxGraphs) seen_.erase(seen_.begin());
+      seen_.emplace_back(key.begin(), key.end());
+      return Backend::StepMode::Eager;
+    }
+    seen_.erase(seen);  // second sighting: record it (below)
   }
   // Stage the ids where the recording reads them (stream-ordered after the previous step).
   RWKV_CUDA_CHECK(cudaMemcpyAsync(device_ids_, ids.data(), ids.size_bytes(), cudaMemcpyHostToDevice, stream_));

@@ -1,8 +1,9 @@
 // Recorded one-token steps (CUDA graphs), for Backend::begin_step / end_step / abort_step.
 //
-// Policy: a step whose key was also the previous step's key is captured (the step before ran
-// eagerly and allocated whatever the step needs, so the capture is of a settled step); a step
-// whose key has a recording is replayed; any other step runs eagerly. The token ids are staged
+// Policy: a step whose key has a recording is replayed; a step whose key was seen before (among
+// the last few eager steps) is captured: its first sighting ran op by op and allocated whatever
+// the step needs, so the capture is of a settled step; any other step runs op by op. Several
+// states decoded in turns thus each get their recording. The token ids are staged
 // into a device buffer before the capture or replay starts; the recorded embedding reads them
 // from there, so one recording serves every token.
 #pragma once
@@ -47,7 +48,7 @@ class StepGraphs {
   cudaStream_t stream_;
   int32_t* device_ids_ = nullptr;  // [kMaxIds]
   std::span<const int32_t> host_ids_;
-  Key last_eager_key_;
+  std::vector<Key> seen_;  // keys of recent eager steps, oldest first (at most kMaxGraphs)
   Key capture_key_;
   bool capturing_ = false;
   std::vector<std::pair<Key, cudaGraphExec_t>> graphs_;
