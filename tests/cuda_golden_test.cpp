@@ -149,6 +149,67 @@ TEST(CudaBf16Prefill, StaysCloseToTheOfficialLogits) {
   }
 }
 
+// ---- the paths agree on the GPU ----
+
+// Chunk sizes around the matvec kernels' limit (1, 2 and 4 tokens: matrix-vector kernels; 5, 7
+// and the whole prompt: cuBLAS), the step path, and a state copied mid-prompt. The products sum in
+// other orders on the two sides of that limit, so paths are compared with a tolerance (1e-4, ten
+// times below the golden bound; a wrong kernel moves logits by 1e-2 or more).
+constexpr double kPathTolerance = 1e-4;
+
+class CudaPathsAgree : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { RWKV_SKIP_WITHOUT_CUDA_DEVICE(); }
+  std::unique_ptr<Model> load(const GoldenCase& c, int64_t chunk) {
+    ModelOptions opt = on_gpu();
+    opt.chunk_size = chunk;
+    return Model::load({(c.dir / "model-bf16.pth").string()}, opt);
+  }
+};
+
+TEST_P(CudaPathsAgree, ChunkSizesStepAndCopiedStateMatchOneChunk) {
+  GoldenCase c;
+  if (!load_golden_case(GetParam(), &c)) GTEST_SKIP() << "fixture " << GetParam() << " not found";
+  const int64_t T = static_cast<int64_t>(c.tokens.size());
+  const auto whole = run_logits(*load(c, T), c.tokens, "seq");
+  for (int64_t chunk : {int64_t{1}, int64_t{2}, int64_t{4}, int64_t{5}, int64_t{7}})
+    EXPECT_LE(max_abs_diff(run_logits(*load(c, chunk), c.tokens, "seq"), whole), kPathTolerance) << "chunk " << chunk;
+  EXPECT_LE(max_abs_diff(run_logits(*load(c, T), c.tokens, "rnn"), whole), kPathTolerance) << "step path";
+
+  auto model = load(c, 5);
+  const size_t half = c.tokens.size() / 2, V = static_cast<size_t>(c.vocab);
+  const std::span<const int32_t> all(c.tokens);
+  State s = model->new_state();
+  model->forward(all.first(half), s, Logits::None, nullptr);
+  State fork = s;  // copied on the device
+  std::vector<float> a(V), b(V);
+  model->forward(all.subspan(half), s, Logits::Last, a.data());
+  model->forward(all.subspan(half), fork, Logits::Last, b.data());
+  EXPECT_EQ(a, b);
+  EXPECT_LE(max_abs_diff(a, std::span<const float>(whole).last(V)), kPathTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaPathsAgree,
+                         ::testing::Values("rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny"),
+                         [](const auto& info) { return test_name(info.param); });
+
+// `rwkv logits --device cuda`, the contract outside checks use, in both modes.
+TEST(CudaCliLogits, WritesTheOfficialLogits) {
+  RWKV_SKIP_WITHOUT_CUDA_DEVICE();
+  GoldenCase c;
+  if (!load_golden_case("rwkv7-tiny", &c)) GTEST_SKIP() << "fixture rwkv7-tiny not found";
+  std::string ids;
+  for (size_t i = 0; i < c.tokens.size(); ++i) ids += (i ? "," : "") + std::to_string(c.tokens[i]);
+  TempDir dir;
+  for (const char* mode : {"seq", "rnn"}) {
+    const auto out = dir / "logits.f32";
+    const auto r = run_cli({"logits", "--weights", (c.dir / "model-bf16.pth").string(), "--tokens", ids, "--out",
+                            out.string(), "--mode", mode, "--device", "cuda"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_LE(max_abs_diff(read_f32(out), read_f32(c.dir / "logits.f32")), kTolerance) << mode;
+  }
+}
+
 // ---- recorded decode steps (CUDA graphs) ----
 
 // `steps` tokens decoded one at a time from the fixture's tokens (cycled), logits after each.
