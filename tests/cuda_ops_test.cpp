@@ -212,6 +212,55 @@ TEST_F(CudaOps, MatmulEveryDtypeAndLayout) {
   }
 }
 
+// A product and its activation (with and without a per-output bias) in one op: decode-sized
+// (the matvec kernels apply it as they store) and prompt-sized (a GEMM, then the activation).
+TEST_F(CudaOps, MatmulWithActivation) {
+  const int64_t out = 72, in = 96;
+  const Host wf = random_host(out * in, rng), bias = random_host(out, rng);
+  const std::vector<std::byte> w = encode(DType::BF16, wf, out, in);
+  const WeightMatrix host{DType::BF16, out, in, w.data(), dtype_row_bytes(DType::BF16, in), WeightLayout::OutIn};
+  for (int64_t T : {1, 3, 9}) {
+    const Host x = random_host(T * in, rng);
+    for (Activation act : {Activation::Identity, Activation::Tanh, Activation::Sigmoid, Activation::ReluSquare,
+                           Activation::Silu, Activation::ExpNegExp}) {
+      for (bool with_bias : {false, true}) {
+        check("matmul_act " + std::to_string(static_cast<int>(act)) + (with_bias ? " +bias" : "") +
+                  " T=" + std::to_string(T),
+              1e-5, [&](Side& s) {
+                const WeightMatrix wm = s.b->upload_weight(host);
+                float *y = s.put(Host(T * out)), *xp = s.put(x);
+                s.b->matmul_act(wm, {xp, T, in}, {y, T, out}, act, with_bias ? s.put(bias) : nullptr);
+                return std::vector<Host>{s.get(y, T * out)};
+              });
+      }
+    }
+  }
+}
+
+// Several token-shift mixes of one input in one op (more than one kernel's worth of outputs too).
+TEST_F(CudaOps, LerpMany) {
+  const int64_t C = 160;
+  for (const int64_t T : {int64_t{1}, int64_t{7}}) {
+    for (const size_t count : {size_t{2}, size_t{6}, size_t{11}}) {
+      const Host x = random_host(T * C, rng), delta = random_host(T * C, rng);
+      std::vector<Host> mus;
+      for (size_t m = 0; m < count; ++m) mus.push_back(random_host(C, rng, 0.0f, 1.0f));
+      check("lerp_many " + std::to_string(count) + " T=" + std::to_string(T), 1e-6, [&](Side& s) {
+        std::vector<const float*> mu_ptrs;
+        std::vector<Mat> outs;
+        for (size_t m = 0; m < count; ++m) {
+          mu_ptrs.push_back(s.put(mus[m]));
+          outs.push_back({s.put(Host(T * C)), T, C});
+        }
+        s.b->lerp_many({s.put(x), T, C}, {s.put(delta), T, C}, mu_ptrs, outs);
+        std::vector<Host> got;
+        for (const Mat& o : outs) got.push_back(s.get(o.data, T * C));
+        return got;
+      });
+    }
+  }
+}
+
 // A view of some outputs of an uploaded matrix (RWKV-6 slices its stacked LoRA factor).
 TEST_F(CudaOps, MatmulOnRowRanges) {
   const int64_t out = 5 * 8, in = 64, T = 3;

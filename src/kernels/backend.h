@@ -141,6 +141,18 @@ class Backend {
   virtual void add(const Mat& y, const Mat& x) = 0;  // y += x
   virtual void mul(const Mat& y, const Mat& x) = 0;  // y *= x
 
+  // ---- fused pairs (a backend may do each in one pass; the defaults make the separate calls) ----
+  // y = act(W x + bias) for every row (bias per output, may be null): a product and the
+  // activation after it (LoRA hidden layers and gates, relu^2 of the channel-mix key).
+  virtual void matmul_act(const WeightMatrix& w, const Mat& x, const Mat& y, Activation act, const float* bias) {
+    matmul(w, x, y);
+    if (act != Activation::Identity || bias) activate(y, act, bias);
+  }
+  // outs[m] = x + delta * mus[m] for each m: the token-shift mixes of one input.
+  virtual void lerp_many(const Mat& x, const Mat& delta, std::span<const float* const> mus, std::span<const Mat> outs) {
+    for (size_t m = 0; m < mus.size(); ++m) lerp(x, delta, mus[m], outs[m]);
+  }
+
   // ---- RWKV-7 time-mix pieces ----
   // Prepares the WKV inputs in place from the projections (all [T][C]):
   //   kk = normalize_per_head(k * k_k);  a_in = sigmoid(a0 + a_lora) given as `a` (already sigmoid);

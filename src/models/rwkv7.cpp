@@ -151,9 +151,10 @@ class Rwkv7Model final : public ModelBase {
     if (hp_.arch == Arch::Rwkv7b) L.dea = bind_dea(w, hp_, i);
   }
 
-  // out = act(x A) B (blocks.h), with this model's scratch slot.
-  void lora(const Lora& l, const Mat& x, Activation hidden_act, const Mat& out) {
-    rwkv::lora(ops_, ws_, kLoraHidden, l, x, hidden_act, out);
+  // out = out_act(act(x A) B + out_bias) (blocks.h), with this model's scratch slot.
+  void lora(const Lora& l, const Mat& x, Activation hidden_act, const Mat& out,
+            Activation out_act = Activation::Identity, const float* out_bias = nullptr) {
+    rwkv::lora(ops_, ws_, kLoraHidden, l, x, hidden_act, out, out_act, out_bias);
   }
 
   void time_mix(int64_t layer, const LayerWeights& L, const Mat& x, LayerState& st) {
@@ -167,12 +168,9 @@ class Rwkv7Model final : public ModelBase {
     // 1. Normalise, then token-shift: each input is a per-channel mix of this token and the last.
     ops_.layer_norm(x, xn, L.ln1_g, L.ln1_b, kLayerNormEps);
     ops_.token_shift(xn, st.att_shift.data(), delta);
-    ops_.lerp(xn, delta, W.x_r, xr);
-    ops_.lerp(xn, delta, W.x_w, xw);
-    ops_.lerp(xn, delta, W.x_k, xk);
-    ops_.lerp(xn, delta, W.x_v, xv);
-    ops_.lerp(xn, delta, W.x_a, xa);
-    ops_.lerp(xn, delta, W.x_g, xg);
+    const float* const mixes[] = {W.x_r, W.x_w, W.x_k, W.x_v, W.x_a, W.x_g};
+    const Mat mixed[] = {xr, xw, xk, xv, xa, xg};
+    ops_.lerp_many(xn, delta, mixes, mixed);
 
     // 2. Receptance, key, value.
     ops_.matmul(W.receptance, xr, r);
@@ -181,9 +179,8 @@ class Rwkv7Model final : public ModelBase {
 
     // 3. The data-dependent decay, in-context learning rate and output gate (low-rank).
     lora(W.decay, xw, Activation::Tanh, w);  // w = tanh(x_w w1) w2 (w0 and the exp come in step 5)
-    lora(W.iclr, xa, Activation::Identity, a);
-    ops_.activate(a, Activation::Sigmoid, W.a0);  // a = sigmoid(a0 + x_a a1 a2)
-    lora(W.gate, xg, Activation::Sigmoid, g);     // g = sigmoid(x_g g1) g2
+    lora(W.iclr, xa, Activation::Identity, a, Activation::Sigmoid, W.a0);  // a = sigmoid(a0 + x_a a1 a2)
+    lora(W.gate, xg, Activation::Sigmoid, g);                               // g = sigmoid(x_g g1) g2
 
     // 4. Value residual: layer 0's v is carried to every later layer and mixed in by a gate.
     const Mat v_first = buf(kVFirst);
@@ -191,8 +188,7 @@ class Rwkv7Model final : public ModelBase {
       ops_.copy(v_first.data, v.data, static_cast<size_t>(T * C));
     } else {
       const Mat gate = buf(kVGate);
-      lora(W.value, xv, Activation::Identity, gate);
-      ops_.activate(gate, Activation::Sigmoid, W.v0);
+      lora(W.value, xv, Activation::Identity, gate, Activation::Sigmoid, W.v0);  // sigmoid(v0 + x_v v1 v2)
       ops_.rwkv7_value_residual(v, v_first, gate);
     }
 
@@ -218,8 +214,7 @@ class Rwkv7Model final : public ModelBase {
     ops_.layer_norm(x, xn, L.ln2_g, L.ln2_b, kLayerNormEps);
     ops_.token_shift(xn, st.ffn_shift.data(), delta);
     ops_.lerp(xn, delta, L.ffn.x_k, xk);
-    ops_.matmul(L.ffn.key, xk, hidden);
-    ops_.activate(hidden, Activation::ReluSquare);  // k = relu(W_k x_k)^2
+    ops_.matmul_act(L.ffn.key, xk, hidden, Activation::ReluSquare, nullptr);  // k = relu(W_k x_k)^2
     // 7a/7b DeepEmbed: a token-dependent gate on the hidden units, from the unshifted LN2(x).
     if (hp_.arch != Arch::Rwkv7) deep_embed_gate(vc, L.deep_embed, xn, hidden);
     ops_.matmul(L.ffn.value, hidden, x, /*accumulate=*/true);

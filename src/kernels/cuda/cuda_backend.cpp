@@ -176,7 +176,11 @@ class CudaBackend final : public Backend {
 
   // ---- linear algebra ----
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) override {
-    matmul_->run(w, x, y, accumulate);
+    matmul_->run(w, x, y, Epilogue{accumulate, Activation::Identity, nullptr});
+  }
+  // One kernel for decode (the matvec applies the activation as it stores its sums).
+  void matmul_act(const WeightMatrix& w, const Mat& x, const Mat& y, Activation act, const float* bias) override {
+    matmul_->run(w, x, y, Epilogue{false, act, bias});
   }
 
   void embedding(const WeightMatrix& table, std::span<const int32_t> ids, const Mat& out) override {
@@ -223,6 +227,22 @@ class CudaBackend final : public Backend {
     same_shape("lerp", x, delta);
     same_shape("lerp", x, out);
     RWKV_CUDA_CHECK(cuda::lerp(x.data, delta.data, mu, out.data, x.rows, x.cols, stream_));
+  }
+  void lerp_many(const Mat& x, const Mat& delta, std::span<const float* const> mus,
+                 std::span<const Mat> outs) override {
+    if (mus.size() != outs.size()) throw Error("lerp_many: {} mixes for {} outputs", mus.size(), outs.size());
+    same_shape("lerp_many", x, delta);
+    // In groups of up to kMaxLerpOutputs, one kernel each.
+    for (size_t m0 = 0; m0 < mus.size(); m0 += kMaxLerpOutputs) {
+      LerpOutputs group{};
+      for (size_t m = m0; m < std::min(mus.size(), m0 + kMaxLerpOutputs); ++m) {
+        same_shape("lerp_many", x, outs[m]);
+        group.mu[group.count] = mus[m];
+        group.out[group.count] = outs[m].data;
+        ++group.count;
+      }
+      RWKV_CUDA_CHECK(cuda::lerp_many(x.data, delta.data, group, x.rows, x.cols, stream_));
+    }
   }
   void activate(const Mat& x, Activation act, const float* bias) override {
     RWKV_CUDA_CHECK(cuda::activate(x.data, act, bias, x.rows, x.cols, stream_));

@@ -4,7 +4,6 @@
 #include <climits>
 
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/kernels.h"
 #include "util/error.h"
 
 namespace rwkv::cuda {
@@ -44,21 +43,25 @@ int as_int(int64_t v, const char* what) {
 
 }  // namespace
 
-void CudaMatmul::run(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) {
+void CudaMatmul::run(const WeightMatrix& w, const Mat& x, const Mat& y, Epilogue epilogue) {
   if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
     throw Error("matmul shape mismatch: W [{}][{}], x [{}][{}], y [{}][{}]", w.rows, w.cols, x.rows, x.cols, y.rows,
                 y.cols);
+  if (epilogue.accumulate && (epilogue.act != Activation::Identity || epilogue.bias))
+    throw Error("CUDA matmul: an activation after an accumulating product");
   if (x.rows == 0 || w.rows == 0) return;
   const WType type = weight_type(w.dtype);
   if (x.rows > kMatvecMaxTokens) {
-    gemm(w, x, y, accumulate);
+    gemm(w, x, y, epilogue.accumulate);
+    if (epilogue.act != Activation::Identity || epilogue.bias)
+      RWKV_CUDA_CHECK(activate(y.data, epilogue.act, epilogue.bias, y.rows, y.cols, stream_));
     return;
   }
   const int64_t stride = w.row_bytes / element_bytes(type);
   if (w.layout == WeightLayout::OutIn)
-    RWKV_CUDA_CHECK(matvec_out_in(type, w.data, w.rows, w.cols, stride, x.data, x.rows, y.data, accumulate, stream_));
+    RWKV_CUDA_CHECK(matvec_out_in(type, w.data, w.rows, w.cols, stride, x.data, x.rows, y.data, epilogue, stream_));
   else
-    RWKV_CUDA_CHECK(matvec_in_out(type, w.data, w.rows, w.cols, stride, x.data, x.rows, y.data, accumulate, stream_));
+    RWKV_CUDA_CHECK(matvec_in_out(type, w.data, w.rows, w.cols, stride, x.data, x.rows, y.data, epilogue, stream_));
 }
 
 void CudaMatmul::gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) {

@@ -12,6 +12,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/device_scratch.h"
+#include "kernels/cuda/kernels.h"
 
 namespace rwkv::cuda {
 
@@ -20,8 +21,10 @@ class CudaMatmul {
   CudaMatmul(cudaStream_t stream, cublasHandle_t cublas, bool fast_activations)
       : stream_(stream), cublas_(cublas), fast_activations_(fast_activations) {}
 
-  // y[t] = W x[t] (or y += that). W in device memory, F32/F16/BF16, either layout.
-  void run(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate);
+  // y[t] = act(W x[t] + bias) (or y += W x[t]), as `epilogue` says. W in device memory,
+  // F32/F16/BF16, either layout. The matvec kernels apply the epilogue as they store; after a
+  // GEMM it is one more elementwise pass.
+  void run(const WeightMatrix& w, const Mat& x, const Mat& y, Epilogue epilogue);
 
  private:
   void gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate);

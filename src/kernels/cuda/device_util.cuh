@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/backend.h"
+
 namespace rwkv::cuda {
 
 constexpr int kWarp = 32;
@@ -13,6 +15,19 @@ constexpr int kWarp = 32;
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+// act(v), as ref::activate_row computes it.
+__device__ __forceinline__ float apply_activation(Activation act, float v) {
+  switch (act) {
+    case Activation::Identity: return v;
+    case Activation::Tanh: return tanhf(v);
+    case Activation::Sigmoid: return 1.0f / (1.0f + expf(-v));
+    case Activation::ReluSquare: return v > 0.0f ? v * v : 0.0f;
+    case Activation::Silu: return v / (1.0f + expf(-v));
+    case Activation::ExpNegExp: return expf(-expf(v));
+  }
+  return v;
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);

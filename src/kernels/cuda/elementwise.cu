@@ -36,20 +36,18 @@ __global__ void lerp_kernel(const float* x, const float* __restrict__ delta, con
   RWKV_GRID_STRIDE(i, T * C) { out[i] = x[i] + delta[i] * mu[i % C]; }
 }
 
-__device__ __forceinline__ float apply(Activation act, float v) {
-  switch (act) {
-    case Activation::Identity: return v;
-    case Activation::Tanh: return tanhf(v);
-    case Activation::Sigmoid: return 1.0f / (1.0f + expf(-v));
-    case Activation::ReluSquare: return v > 0.0f ? v * v : 0.0f;
-    case Activation::Silu: return v / (1.0f + expf(-v));
-    case Activation::ExpNegExp: return expf(-expf(v));
+// Several mixes of one input in one pass: out_m = x + delta * mu_m (each may alias nothing).
+__global__ void lerp_many_kernel(const float* __restrict__ x, const float* __restrict__ delta, LerpOutputs outs,
+                                 int64_t T, int64_t C) {
+  RWKV_GRID_STRIDE(i, T * C) {
+    const float xi = x[i], di = delta[i];
+    const int64_t c = i % C;
+    for (int m = 0; m < outs.count; ++m) outs.out[m][i] = xi + di * outs.mu[m][c];
   }
-  return v;
 }
 
 __global__ void activate_kernel(float* x, Activation act, const float* __restrict__ bias, int64_t T, int64_t C) {
-  RWKV_GRID_STRIDE(i, T * C) { x[i] = apply(act, bias ? x[i] + bias[i % C] : x[i]); }
+  RWKV_GRID_STRIDE(i, T * C) { x[i] = apply_activation(act, bias ? x[i] + bias[i % C] : x[i]); }
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t n) {
@@ -92,6 +90,14 @@ cudaError_t lerp(const float* x, const float* delta, const float* mu, float* out
                  cudaStream_t stream) {
   if (T * C == 0) return cudaSuccess;
   lerp_kernel<<<grid_for(T * C, kThreads), kThreads, 0, stream>>>(x, delta, mu, out, T, C);
+  return cudaGetLastError();
+}
+
+cudaError_t lerp_many(const float* x, const float* delta, const LerpOutputs& outs, int64_t T, int64_t C,
+                      cudaStream_t stream) {
+  if (T * C == 0 || outs.count == 0) return cudaSuccess;
+  if (outs.count < 0 || outs.count > kMaxLerpOutputs) return cudaErrorInvalidValue;
+  lerp_many_kernel<<<grid_for(T * C, kThreads), kThreads, 0, stream>>>(x, delta, outs, T, C);
   return cudaGetLastError();
 }
 

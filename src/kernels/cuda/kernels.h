@@ -19,12 +19,19 @@ enum class WType { F32, F16, BF16 };
 // ---- matrix products (matvec.cu, convert.cu) ----
 // The matrix-vector kernels serve up to this many tokens at once (each weight read once for all).
 constexpr int64_t kMatvecMaxTokens = 4;
-// W stored output-major ([rows][cols], rows `stride` elements apart): y[t][o] (+)= sum_i W[o][i] x[t][i].
+// What a product does with its sums: y = act(sum + bias[o]) (bias may be null), or y += sum when
+// accumulating (then act must be Identity and bias null).
+struct Epilogue {
+  bool accumulate = false;
+  Activation act = Activation::Identity;
+  const float* bias = nullptr;
+};
+// W stored output-major ([rows][cols], rows `stride` elements apart): sum = sum_i W[o][i] x[t][i].
 cudaError_t matvec_out_in(WType type, const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x,
-                          int64_t T, float* y, bool accumulate, cudaStream_t stream);
-// W stored input-major ([ins][outs], rows `stride` elements apart): y[t][o] (+)= sum_k W[k][o] x[t][k].
+                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream);
+// W stored input-major ([ins][outs], rows `stride` elements apart): sum = sum_k W[k][o] x[t][k].
 cudaError_t matvec_in_out(WType type, const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x,
-                          int64_t T, float* y, bool accumulate, cudaStream_t stream);
+                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream);
 // n f32 values rounded to bf16 / f16 (round to nearest even), for the tensor-core GEMMs.
 cudaError_t round_to_half(WType half_type, const float* x, void* out, int64_t n, cudaStream_t stream);
 // rows x cols weights (rows `stride` elements apart) widened to dense f32 [rows][cols].
@@ -50,6 +57,15 @@ cudaError_t rwkv7_bonus_and_gate(float* y, const float* r, const float* k, const
 cudaError_t token_shift(const float* x, float* prev, float* delta, int64_t T, int64_t C, cudaStream_t stream);
 cudaError_t lerp(const float* x, const float* delta, const float* mu, float* out, int64_t T, int64_t C,
                  cudaStream_t stream);
+// Up to kMaxLerpOutputs mixes of one input: out[m] = x + delta * mu[m] (outputs distinct from x, delta).
+constexpr int kMaxLerpOutputs = 8;
+struct LerpOutputs {
+  const float* mu[kMaxLerpOutputs];
+  float* out[kMaxLerpOutputs];
+  int count;
+};
+cudaError_t lerp_many(const float* x, const float* delta, const LerpOutputs& outs, int64_t T, int64_t C,
+                      cudaStream_t stream);
 cudaError_t activate(float* x, Activation act, const float* bias, int64_t T, int64_t C, cudaStream_t stream);
 cudaError_t add(float* y, const float* x, int64_t n, cudaStream_t stream);
 cudaError_t mul(float* y, const float* x, int64_t n, cudaStream_t stream);

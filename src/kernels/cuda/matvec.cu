@@ -15,6 +15,15 @@ namespace {
 
 constexpr int kRowsPerBlock = 8;  // one warp per output row
 
+// Stores output o's sum: y = act(sum + bias[o]), or y += sum.
+__device__ __forceinline__ void finish(const Epilogue& e, float sum, int64_t o, float* out) {
+  if (e.accumulate) {
+    *out += sum;
+    return;
+  }
+  *out = apply_activation(e.act, e.bias ? sum + e.bias[o] : sum);
+}
+
 // 16 bytes of weights widened to f32.
 template <typename W>
 __device__ __forceinline__ void load_16_bytes(const W* p, float (&out)[16 / sizeof(W)]) {
@@ -28,7 +37,7 @@ __device__ __forceinline__ void load_16_bytes(const W* p, float (&out)[16 / size
 // y[t][o] (+)= W[o] . x[t] for t < NT; `vectorized`: rows, x and cols allow 16-byte loads.
 template <typename W, int NT>
 __global__ void matvec_out_in_kernel(const W* __restrict__ w, int64_t rows, int64_t cols, int64_t stride,
-                                     const float* __restrict__ x, float* __restrict__ y, bool accumulate,
+                                     const float* __restrict__ x, float* __restrict__ y, Epilogue e,
                                      bool vectorized) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -63,10 +72,7 @@ __global__ void matvec_out_in_kernel(const W* __restrict__ w, int64_t rows, int6
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     const float s = warp_sum(sum[t]);
-    if (lane == 0) {
-      float* out = y + t * rows + row;
-      *out = accumulate ? *out + s : s;
-    }
+    if (lane == 0) finish(e, s, row, y + t * rows + row);
   }
 }
 
@@ -77,7 +83,7 @@ constexpr int kInOutSlices = 8;    // the inputs split over this many warps
 // along a stored row), warps split the inputs, and a shared-memory sum joins them.
 template <typename W, int NT>
 __global__ void matvec_in_out_kernel(const W* __restrict__ w, int64_t outs, int64_t ins, int64_t stride,
-                                     const float* __restrict__ x, float* __restrict__ y, bool accumulate) {
+                                     const float* __restrict__ x, float* __restrict__ y, Epilogue e) {
   __shared__ float partial[NT][kInOutSlices][kInOutOutputs];
   const int lane = threadIdx.x, slice = threadIdx.y;
   const int64_t o = static_cast<int64_t>(blockIdx.x) * kInOutOutputs + lane;
@@ -99,8 +105,7 @@ __global__ void matvec_in_out_kernel(const W* __restrict__ w, int64_t outs, int6
     for (int t = 0; t < NT; ++t) {
       float s = 0.0f;
       for (int i = 0; i < kInOutSlices; ++i) s += partial[t][i][lane];
-      float* out = y + t * outs + o;
-      *out = accumulate ? *out + s : s;
+      finish(e, s, o, y + t * outs + o);
     }
   }
 }
@@ -108,25 +113,25 @@ __global__ void matvec_in_out_kernel(const W* __restrict__ w, int64_t outs, int6
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <typename W, int NT>
-void launch_out_in(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y,
-                   bool accumulate, cudaStream_t stream) {
+void launch_out_in(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y, Epilogue e,
+                   cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(W);
   const bool vectorized = aligned16(w) && (stride * static_cast<int64_t>(sizeof(W))) % 16 == 0 && cols % kVec == 0 &&
                           aligned16(x);
   const unsigned blocks = static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
   matvec_out_in_kernel<W, NT><<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(static_cast<const W*>(w), rows, cols,
-                                                                            stride, x, y, accumulate, vectorized);
+                                                                            stride, x, y, e, vectorized);
 }
 
 template <typename W, int NT>
-void launch_in_out(const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x, float* y, bool accumulate,
+void launch_in_out(const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x, float* y, Epilogue e,
                    cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((outs + kInOutOutputs - 1) / kInOutOutputs);
   matvec_in_out_kernel<W, NT><<<blocks, dim3(kInOutOutputs, kInOutSlices), 0, stream>>>(
-      static_cast<const W*>(w), outs, ins, stride, x, y, accumulate);
+      static_cast<const W*>(w), outs, ins, stride, x, y, e);
 }
 
-// Calls F<W, NT>::run(...) for the weight type and token count (1..kMatvecMaxTokens).
+// Calls Launch<W, NT>::run(...) for the weight type and token count (1..kMatvecMaxTokens).
 template <typename W, template <typename, int> class Launch, typename... Args>
 cudaError_t by_tokens(int64_t T, Args... args) {
   switch (T) {
@@ -141,39 +146,39 @@ cudaError_t by_tokens(int64_t T, Args... args) {
 
 template <typename W, int NT>
 struct OutIn {
-  static void run(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y, bool acc,
+  static void run(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y, Epilogue e,
                   cudaStream_t s) {
-    launch_out_in<W, NT>(w, rows, cols, stride, x, y, acc, s);
+    launch_out_in<W, NT>(w, rows, cols, stride, x, y, e, s);
   }
 };
 template <typename W, int NT>
 struct InOut {
-  static void run(const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x, float* y, bool acc,
+  static void run(const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x, float* y, Epilogue e,
                   cudaStream_t s) {
-    launch_in_out<W, NT>(w, outs, ins, stride, x, y, acc, s);
+    launch_in_out<W, NT>(w, outs, ins, stride, x, y, e, s);
   }
 };
 
 }  // namespace
 
 cudaError_t matvec_out_in(WType type, const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x,
-                          int64_t T, float* y, bool accumulate, cudaStream_t stream) {
+                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream) {
   if (rows == 0 || T == 0) return cudaSuccess;
   switch (type) {
-    case WType::F32: return by_tokens<float, OutIn>(T, w, rows, cols, stride, x, y, accumulate, stream);
-    case WType::F16: return by_tokens<__half, OutIn>(T, w, rows, cols, stride, x, y, accumulate, stream);
-    case WType::BF16: return by_tokens<__nv_bfloat16, OutIn>(T, w, rows, cols, stride, x, y, accumulate, stream);
+    case WType::F32: return by_tokens<float, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
+    case WType::F16: return by_tokens<__half, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
+    case WType::BF16: return by_tokens<__nv_bfloat16, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
   }
   return cudaErrorInvalidValue;
 }
 
 cudaError_t matvec_in_out(WType type, const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x,
-                          int64_t T, float* y, bool accumulate, cudaStream_t stream) {
+                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream) {
   if (outs == 0 || T == 0) return cudaSuccess;
   switch (type) {
-    case WType::F32: return by_tokens<float, InOut>(T, w, outs, ins, stride, x, y, accumulate, stream);
-    case WType::F16: return by_tokens<__half, InOut>(T, w, outs, ins, stride, x, y, accumulate, stream);
-    case WType::BF16: return by_tokens<__nv_bfloat16, InOut>(T, w, outs, ins, stride, x, y, accumulate, stream);
+    case WType::F32: return by_tokens<float, InOut>(T, w, outs, ins, stride, x, y, epilogue, stream);
+    case WType::F16: return by_tokens<__half, InOut>(T, w, outs, ins, stride, x, y, epilogue, stream);
+    case WType::BF16: return by_tokens<__nv_bfloat16, InOut>(T, w, outs, ins, stride, x, y, epilogue, stream);
   }
   return cudaErrorInvalidValue;
 }
