@@ -237,6 +237,58 @@ TEST_F(CudaOps, MatmulWithActivation) {
   }
 }
 
+// A batch of independent products of mixed kinds: bf16 and f32 weights (a new launch at each
+// change of type), with activations and biases, accumulating, input-major as handed over (run one
+// by one), more than one launch's worth (8), and prompt-sized (cuBLAS, one by one).
+TEST_F(CudaOps, MatmulBatch) {
+  struct Spec {
+    DType dtype;
+    int64_t out, in;
+    Activation act;
+    bool bias, accumulate;
+  };
+  const std::vector<Spec> specs = {
+      {DType::BF16, 72, 96, Activation::Identity, false, false}, {DType::BF16, 40, 96, Activation::Tanh, false, false},
+      {DType::BF16, 33, 64, Activation::Sigmoid, true, false},   {DType::F32, 24, 96, Activation::Identity, false, true},
+      {DType::F32, 16, 32, Activation::ReluSquare, false, false}, {DType::BF16, 96, 16, Activation::Sigmoid, true, false},
+      {DType::F16, 8, 96, Activation::Silu, false, false},        {DType::BF16, 64, 64, Activation::Identity, false, true},
+      {DType::BF16, 48, 32, Activation::Identity, false, false},  {DType::BF16, 20, 96, Activation::Tanh, true, false},
+  };
+  std::vector<std::vector<std::byte>> weights;
+  std::vector<Host> biases;
+  for (const Spec& sp : specs) {
+    weights.push_back(encode(sp.dtype, random_host(sp.out * sp.in, rng), sp.out, sp.in));
+    biases.push_back(random_host(sp.out, rng));
+  }
+  for (int64_t T : {1, 4, 9}) {
+    std::vector<Host> xs, y0s;
+    for (const Spec& sp : specs) {
+      xs.push_back(random_host(T * sp.in, rng));
+      y0s.push_back(random_host(T * sp.out, rng));
+    }
+    check("matmul_batch T=" + std::to_string(T), 1e-5, [&](Side& s) {
+      std::vector<Backend::Product> products;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        const Spec& sp = specs[i];
+        const WeightMatrix host{sp.dtype, sp.out, sp.in, weights[i].data(), dtype_row_bytes(sp.dtype, sp.in)};
+        products.push_back({s.b->upload_weight(host), {s.put(xs[i]), T, sp.in}, {s.put(y0s[i]), T, sp.out}, sp.act,
+                            sp.bias ? s.put(biases[i]) : nullptr, sp.accumulate});
+      }
+      // An input-major matrix as it is (the GPU runs it on its own, outside the batched launches).
+      const Spec& last = specs[0];
+      WeightMatrix in_out{last.dtype, last.in, last.out, nullptr, dtype_row_bytes(last.dtype, last.in),
+                          WeightLayout::InOut};  // [out = 96][in = 72], stored [72][96]
+      in_out.data = s.put_bytes(weights[0]);
+      products.insert(products.begin() + 3, Backend::Product{in_out, {s.put(y0s[0]), T, last.out},
+                                                             {s.put(Host(T * last.in)), T, last.in}});
+      s.b->matmul_batch(products);
+      std::vector<Host> got;
+      for (const Backend::Product& p : products) got.push_back(s.get(p.y.data, static_cast<size_t>(T * p.y.cols)));
+      return got;
+    });
+  }
+}
+
 // Several token-shift mixes of one input in one op (more than one kernel's worth of outputs too).
 TEST_F(CudaOps, LerpMany) {
   const int64_t C = 160;

@@ -148,6 +148,22 @@ class Backend {
     matmul(w, x, y);
     if (act != Activation::Identity || bias) activate(y, act, bias);
   }
+  // One product of a batch: y = act(W x + bias), or y += W x when `accumulate`.
+  struct Product {
+    WeightMatrix w;
+    Mat x, y;
+    Activation act = Activation::Identity;
+    const float* bias = nullptr;
+    bool accumulate = false;
+  };
+  // Independent products (no product's y is another's x or y), which a backend may run together
+  // (decode: one launch for many small products).
+  virtual void matmul_batch(std::span<const Product> products) {
+    for (const Product& p : products) {
+      if (p.accumulate) matmul(p.w, p.x, p.y, true);
+      else matmul_act(p.w, p.x, p.y, p.act, p.bias);
+    }
+  }
   // outs[m] = x + delta * mus[m] for each m: the token-shift mixes of one input.
   virtual void lerp_many(const Mat& x, const Mat& delta, std::span<const float* const> mus, std::span<const Mat> outs) {
     for (size_t m = 0; m < mus.size(); ++m) lerp(x, delta, mus[m], outs[m]);

@@ -17,6 +17,8 @@
 // ChannelMix: k = relu(W_k x_k)^2 ; out = W_v k  [7a: k *= (x s1) S[token] s2 + s0]
 #include <fmt/format.h>
 
+#include <span>
+
 #include "models/architectures.h"
 #include "models/blocks.h"
 #include "models/model_base.h"
@@ -56,7 +58,7 @@ enum Slot {
   kXr, kXw, kXk, kXv, kXa, kXg,
   kR, kW, kK, kV, kA, kG, kKK, kVGate, kY,
   kVFirst,                // layer 0's v, for the value residual of later layers
-  kLoraHidden,
+  kLoraHidden, kLoraHiddenA, kLoraHiddenG, kLoraHiddenV,  // the LoRAs' x A: decay, iclr, gate, value
   kFfnHidden,
   kX0,                    // the layer-0 input ln0(emb), kept for DeepEmbed/DEA merges
   kFirstVariantSlot,
@@ -151,12 +153,6 @@ class Rwkv7Model final : public ModelBase {
     if (hp_.arch == Arch::Rwkv7b) L.dea = bind_dea(w, hp_, i);
   }
 
-  // out = out_act(act(x A) B + out_bias) (blocks.h), with this model's scratch slot.
-  void lora(const Lora& l, const Mat& x, Activation hidden_act, const Mat& out,
-            Activation out_act = Activation::Identity, const float* out_bias = nullptr) {
-    rwkv::lora(ops_, ws_, kLoraHidden, l, x, hidden_act, out, out_act, out_bias);
-  }
-
   void time_mix(int64_t layer, const LayerWeights& L, const Mat& x, LayerState& st) {
     const TimeMixWeights& W = L.att;
     const int64_t T = x.rows, C = hp_.n_embd, H = hp_.n_head, N = hp_.head_size;
@@ -172,25 +168,38 @@ class Rwkv7Model final : public ModelBase {
     const Mat mixed[] = {xr, xw, xk, xv, xa, xg};
     ops_.lerp_many(xn, delta, mixes, mixed);
 
-    // 2. Receptance, key, value.
-    ops_.matmul(W.receptance, xr, r);
-    ops_.matmul(W.key, xk, k);
-    ops_.matmul(W.value_proj, xv, v);
+    // 2. Receptance, key, value, and the first halves of step 3's low-rank (LoRA) projections: one
+    //    batch of independent products (a backend may run them as one launch).
+    const bool residual = layer > 0;  // layer 0 has no value residual
+    const Mat hw = ws_.get(kLoraHidden, T, W.decay.down.rows), ha = ws_.get(kLoraHiddenA, T, W.iclr.down.rows);
+    const Mat hg = ws_.get(kLoraHiddenG, T, W.gate.down.rows);
+    const Mat hv = residual ? ws_.get(kLoraHiddenV, T, W.value.down.rows) : Mat{};
+    const Backend::Product first[] = {
+        {W.receptance, xr, r},
+        {W.key, xk, k},
+        {W.value_proj, xv, v},
+        {W.decay.down, xw, hw, Activation::Tanh},   // tanh(x_w w1)
+        {W.iclr.down, xa, ha},                       // x_a a1
+        {W.gate.down, xg, hg, Activation::Sigmoid},  // sigmoid(x_g g1)
+        {W.value.down, xv, hv},                      // x_v v1 (layers > 0)
+    };
+    ops_.matmul_batch(std::span(first).first(residual ? 7 : 6));
 
-    // 3. The data-dependent decay, in-context learning rate and output gate (low-rank).
-    lora(W.decay, xw, Activation::Tanh, w);  // w = tanh(x_w w1) w2 (w0 and the exp come in step 5)
-    lora(W.iclr, xa, Activation::Identity, a, Activation::Sigmoid, W.a0);  // a = sigmoid(a0 + x_a a1 a2)
-    lora(W.gate, xg, Activation::Sigmoid, g);                               // g = sigmoid(x_g g1) g2
+    // 3. The data-dependent decay, in-context learning rate, output gate and value gate: the
+    //    second halves, again one batch.
+    const Mat gate = buf(kVGate);
+    const Backend::Product second[] = {
+        {W.decay.up, hw, w},                               // w = tanh(x_w w1) w2 (w0 and the exp: step 5)
+        {W.iclr.up, ha, a, Activation::Sigmoid, W.a0},     // a = sigmoid(a0 + x_a a1 a2)
+        {W.gate.up, hg, g},                                // g = sigmoid(x_g g1) g2
+        {W.value.up, hv, gate, Activation::Sigmoid, W.v0},  // sigmoid(v0 + x_v v1 v2) (layers > 0)
+    };
+    ops_.matmul_batch(std::span(second).first(residual ? 4 : 3));
 
-    // 4. Value residual: layer 0's v is carried to every later layer and mixed in by a gate.
+    // 4. Value residual: layer 0's v is carried to every later layer and mixed in by the gate.
     const Mat v_first = buf(kVFirst);
-    if (layer == 0) {
-      ops_.copy(v_first.data, v.data, static_cast<size_t>(T * C));
-    } else {
-      const Mat gate = buf(kVGate);
-      lora(W.value, xv, Activation::Identity, gate, Activation::Sigmoid, W.v0);  // sigmoid(v0 + x_v v1 v2)
-      ops_.rwkv7_value_residual(v, v_first, gate);
-    }
+    if (layer == 0) ops_.copy(v_first.data, v.data, static_cast<size_t>(T * C));
+    else ops_.rwkv7_value_residual(v, v_first, gate);
 
     // 5. Keys for the state update: kk (normalised, the "removal" key), k scaled by a; the decay.
     //    After this, kk holds the WKV's a = -kk and a holds its b = kk * a.

@@ -178,6 +178,7 @@ class CudaBackend final : public Backend {
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate) override {
     matmul_->run(w, x, y, Epilogue{accumulate, Activation::Identity, nullptr});
   }
+  void matmul_batch(std::span<const Product> products) override { matmul_->run_batch(products); }
   // One kernel for decode (the matvec applies the activation as it stores its sums).
   void matmul_act(const WeightMatrix& w, const Mat& x, const Mat& y, Activation act, const float* bias) override {
     matmul_->run(w, x, y, Epilogue{false, act, bias});

@@ -41,14 +41,46 @@ int as_int(int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
-}  // namespace
-
-void CudaMatmul::run(const WeightMatrix& w, const Mat& x, const Mat& y, Epilogue epilogue) {
+void check_product(const WeightMatrix& w, const Mat& x, const Mat& y, const Epilogue& epilogue) {
   if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
     throw Error("matmul shape mismatch: W [{}][{}], x [{}][{}], y [{}][{}]", w.rows, w.cols, x.rows, x.cols, y.rows,
                 y.cols);
   if (epilogue.accumulate && (epilogue.act != Activation::Identity || epilogue.bias))
     throw Error("CUDA matmul: an activation after an accumulating product");
+}
+
+}  // namespace
+
+void CudaMatmul::run_batch(std::span<const Backend::Product> products) {
+  MatvecJob jobs[kMaxMatvecBatch];
+  int count = 0;
+  WType type = WType::F32;
+  int64_t tokens = 0;
+  auto flush = [&] {
+    if (count > 0) RWKV_CUDA_CHECK(matvec_out_in_batch(type, jobs, count, tokens, stream_));
+    count = 0;
+  };
+  for (const Backend::Product& p : products) {
+    const Epilogue epilogue{p.accumulate, p.act, p.bias};
+    check_product(p.w, p.x, p.y, epilogue);
+    const bool batched = p.x.rows >= 1 && p.x.rows <= kMatvecMaxTokens && p.w.layout == WeightLayout::OutIn &&
+                         !dtype_is_quantized(p.w.dtype) && p.w.rows > 0;
+    if (!batched) {
+      run(p.w, p.x, p.y, epilogue);
+      continue;
+    }
+    const WType t = weight_type(p.w.dtype);
+    if (count > 0 && (t != type || p.x.rows != tokens || count == kMaxMatvecBatch)) flush();
+    type = t;
+    tokens = p.x.rows;
+    jobs[count++] = MatvecJob{p.w.data, p.w.rows, p.w.cols, p.w.row_bytes / element_bytes(t), p.x.data, p.y.data,
+                              epilogue};
+  }
+  flush();
+}
+
+void CudaMatmul::run(const WeightMatrix& w, const Mat& x, const Mat& y, Epilogue epilogue) {
+  check_product(w, x, y, epilogue);
   if (x.rows == 0 || w.rows == 0) return;
   const WType type = weight_type(w.dtype);
   if (x.rows > kMatvecMaxTokens) {

@@ -10,6 +10,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <span>
+
 #include "kernels/backend.h"
 #include "kernels/cuda/device_scratch.h"
 #include "kernels/cuda/kernels.h"
@@ -25,6 +27,9 @@ class CudaMatmul {
   // F32/F16/BF16, either layout. The matvec kernels apply the epilogue as they store; after a
   // GEMM it is one more elementwise pass.
   void run(const WeightMatrix& w, const Mat& x, const Mat& y, Epilogue epilogue);
+  // Independent products: the decode-sized output-major ones go out in batched launches (one per
+  // run of equal weight type and token count, up to kMaxMatvecBatch each), the others one by one.
+  void run_batch(std::span<const Backend::Product> products);
 
  private:
   void gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate);

@@ -29,6 +29,18 @@ struct Epilogue {
 // W stored output-major ([rows][cols], rows `stride` elements apart): sum = sum_i W[o][i] x[t][i].
 cudaError_t matvec_out_in(WType type, const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x,
                           int64_t T, float* y, Epilogue epilogue, cudaStream_t stream);
+// One output-major product of a batch, as matvec_out_in's arguments (x [T][cols], y [T][rows]).
+struct MatvecJob {
+  const void* w;
+  int64_t rows, cols, stride;
+  const float* x;
+  float* y;
+  Epilogue epilogue;
+};
+constexpr int kMaxMatvecBatch = 8;
+// Up to kMaxMatvecBatch independent output-major products (no y is another's x) with one weight
+// type and token count, in one launch: decode's many small products cost one launch.
+cudaError_t matvec_out_in_batch(WType type, const MatvecJob* jobs, int count, int64_t T, cudaStream_t stream);
 // W stored input-major ([ins][outs], rows `stride` elements apart): sum = sum_k W[k][o] x[t][k].
 cudaError_t matvec_in_out(WType type, const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x,
                           int64_t T, float* y, Epilogue epilogue, cudaStream_t stream);

@@ -15,6 +15,8 @@ namespace {
 
 constexpr int kRowsPerBlock = 8;  // one warp per output row
 
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 // Stores output o's sum: y = act(sum + bias[o]), or y += sum.
 __device__ __forceinline__ void finish(const Epilogue& e, float sum, int64_t o, float* out) {
   if (e.accumulate) {
@@ -34,19 +36,31 @@ __device__ __forceinline__ void load_16_bytes(const W* p, float (&out)[16 / size
   for (int i = 0; i < static_cast<int>(16 / sizeof(W)); ++i) out[i] = to_f32(e[i]);
 }
 
-// y[t][o] (+)= W[o] . x[t] for t < NT; `vectorized`: rows, x and cols allow 16-byte loads.
+// Up to kMaxMatvecBatch output-major products in one launch: the blocks are dealt out to the
+// products in turn (first_block[j] is product j's first block).
+struct BatchArgs {
+  MatvecJob job[kMaxMatvecBatch];
+  bool vectorized[kMaxMatvecBatch];  // rows, x and cols allow 16-byte loads
+  unsigned first_block[kMaxMatvecBatch + 1];
+  int count;
+};
+
+// y[t][o] = epilogue(W[o] . x[t]) for t < NT, one warp per output row o.
 template <typename W, int NT>
-__global__ void matvec_out_in_kernel(const W* __restrict__ w, int64_t rows, int64_t cols, int64_t stride,
-                                     const float* __restrict__ x, float* __restrict__ y, Epilogue e,
-                                     bool vectorized) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
+__global__ void matvec_out_in_kernel(BatchArgs b) {
+  int j = 0;
+  while (j + 1 < b.count && blockIdx.x >= b.first_block[j + 1]) ++j;
+  const MatvecJob& job = b.job[j];
+  const int64_t rows = job.rows, cols = job.cols;
+  const int64_t row = static_cast<int64_t>(blockIdx.x - b.first_block[j]) * kRowsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (row >= rows) return;  // a whole warp leaves together
-  const W* wr = w + row * stride;
+  const W* wr = static_cast<const W*>(job.w) + row * job.stride;
+  const float* __restrict__ x = job.x;
   float sum[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) sum[t] = 0.0f;
-  if (vectorized) {
+  if (b.vectorized[j]) {
     constexpr int kVec = 16 / sizeof(W);  // 4 (f32) or 8 (f16/bf16) weights per load
 #pragma unroll 4  // several 16-byte loads in flight per lane: decode is bound by memory latency x bandwidth
     for (int64_t c = lane * kVec; c < cols; c += kWarp * kVec) {
@@ -72,7 +86,7 @@ __global__ void matvec_out_in_kernel(const W* __restrict__ w, int64_t rows, int6
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     const float s = warp_sum(sum[t]);
-    if (lane == 0) finish(e, s, row, y + t * rows + row);
+    if (lane == 0) finish(job.epilogue, s, row, job.y + t * rows + row);
   }
 }
 
@@ -110,17 +124,20 @@ __global__ void matvec_in_out_kernel(const W* __restrict__ w, int64_t outs, int6
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 template <typename W, int NT>
-void launch_out_in(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y, Epilogue e,
-                   cudaStream_t stream) {
+void launch_out_in(const MatvecJob* jobs, int count, cudaStream_t stream) {
   constexpr int64_t kVec = 16 / sizeof(W);
-  const bool vectorized = aligned16(w) && (stride * static_cast<int64_t>(sizeof(W))) % 16 == 0 && cols % kVec == 0 &&
-                          aligned16(x);
-  const unsigned blocks = static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  matvec_out_in_kernel<W, NT><<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(static_cast<const W*>(w), rows, cols,
-                                                                            stride, x, y, e, vectorized);
+  BatchArgs b{};
+  b.count = count;
+  for (int j = 0; j < count; ++j) {
+    const MatvecJob& job = jobs[j];
+    b.job[j] = job;
+    b.vectorized[j] = aligned16(job.w) && (job.stride * static_cast<int64_t>(sizeof(W))) % 16 == 0 &&
+                      job.cols % kVec == 0 && aligned16(job.x);
+    b.first_block[j + 1] = b.first_block[j] + static_cast<unsigned>((job.rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  }
+  if (b.first_block[count] == 0) return;
+  matvec_out_in_kernel<W, NT><<<b.first_block[count], kRowsPerBlock * kWarp, 0, stream>>>(b);
 }
 
 template <typename W, int NT>
@@ -146,10 +163,7 @@ cudaError_t by_tokens(int64_t T, Args... args) {
 
 template <typename W, int NT>
 struct OutIn {
-  static void run(const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x, float* y, Epilogue e,
-                  cudaStream_t s) {
-    launch_out_in<W, NT>(w, rows, cols, stride, x, y, e, s);
-  }
+  static void run(const MatvecJob* jobs, int count, cudaStream_t s) { launch_out_in<W, NT>(jobs, count, s); }
 };
 template <typename W, int NT>
 struct InOut {
@@ -161,15 +175,21 @@ struct InOut {
 
 }  // namespace
 
-cudaError_t matvec_out_in(WType type, const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x,
-                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream) {
-  if (rows == 0 || T == 0) return cudaSuccess;
+cudaError_t matvec_out_in_batch(WType type, const MatvecJob* jobs, int count, int64_t T, cudaStream_t stream) {
+  if (T == 0 || count == 0) return cudaSuccess;
+  if (count < 0 || count > kMaxMatvecBatch) return cudaErrorInvalidValue;
   switch (type) {
-    case WType::F32: return by_tokens<float, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
-    case WType::F16: return by_tokens<__half, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
-    case WType::BF16: return by_tokens<__nv_bfloat16, OutIn>(T, w, rows, cols, stride, x, y, epilogue, stream);
+    case WType::F32: return by_tokens<float, OutIn>(T, jobs, count, stream);
+    case WType::F16: return by_tokens<__half, OutIn>(T, jobs, count, stream);
+    case WType::BF16: return by_tokens<__nv_bfloat16, OutIn>(T, jobs, count, stream);
   }
   return cudaErrorInvalidValue;
+}
+
+cudaError_t matvec_out_in(WType type, const void* w, int64_t rows, int64_t cols, int64_t stride, const float* x,
+                          int64_t T, float* y, Epilogue epilogue, cudaStream_t stream) {
+  const MatvecJob job{w, rows, cols, stride, x, y, epilogue};
+  return matvec_out_in_batch(type, &job, 1, T, stream);
 }
 
 cudaError_t matvec_in_out(WType type, const void* w, int64_t outs, int64_t ins, int64_t stride, const float* x,
