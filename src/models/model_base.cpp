@@ -9,6 +9,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/device.h"
 #include "kernels/profiling_backend.h"
+#include "kernels/replay_backend.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -28,8 +29,15 @@ void Workspace::append_addresses(std::vector<const void*>& out) const {
 }
 
 namespace {
-// The backend named by options.device (kernels/device.h); wrapped in the profiler when
-// RWKV_PROFILE=1 (a per-operation time table on stderr when the model is destroyed).
+bool env_is_1(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string_view(v) == "1";
+}
+
+// The backend named by options.device (kernels/device.h); one-token steps recorded and replayed
+// on the host when RWKV_REPLAY_STEPS=1 (kernels/replay_backend.h: a check that steps are
+// replayable, as CUDA graphs need); wrapped in the profiler when RWKV_PROFILE=1 (a per-operation
+// time table on stderr when the model is destroyed).
 std::unique_ptr<Backend> make_backend(const ModelOptions& options) {
   std::unique_ptr<Backend> b;
   const DeviceChoice device = resolve_device(options.device);
@@ -37,8 +45,8 @@ std::unique_ptr<Backend> make_backend(const ModelOptions& options) {
     b = make_cuda_backend_for(device.index, options.fast_activations);
   else
     b = make_cpu_backend({options.threads, std::nullopt, options.fast_activations, options.huge_pages});
-  const char* profile = std::getenv("RWKV_PROFILE");
-  if (profile && std::string_view(profile) == "1") b = make_profiling_backend(std::move(b));
+  if (env_is_1("RWKV_REPLAY_STEPS")) b = make_replay_backend(std::move(b));
+  if (env_is_1("RWKV_PROFILE")) b = make_profiling_backend(std::move(b));
   return b;
 }
 }  // namespace
