@@ -289,23 +289,24 @@ TEST_F(CudaOps, MatmulBatch) {
   }
 }
 
-// Several token-shift mixes of one input in one op (more than one kernel's worth of outputs too).
-TEST_F(CudaOps, LerpMany) {
+// The token shift with several mixes of its input in one op (none; one kernel's worth; more).
+TEST_F(CudaOps, TokenShiftMix) {
   const int64_t C = 160;
   for (const int64_t T : {int64_t{1}, int64_t{7}}) {
-    for (const size_t count : {size_t{2}, size_t{6}, size_t{11}}) {
-      const Host x = random_host(T * C, rng), delta = random_host(T * C, rng);
+    for (const size_t count : {size_t{0}, size_t{1}, size_t{6}, size_t{11}}) {
+      const Host x = random_host(T * C, rng), prev = random_host(C, rng);
       std::vector<Host> mus;
       for (size_t m = 0; m < count; ++m) mus.push_back(random_host(C, rng, 0.0f, 1.0f));
-      check("lerp_many " + std::to_string(count) + " T=" + std::to_string(T), 1e-6, [&](Side& s) {
+      check("token_shift_mix " + std::to_string(count) + " T=" + std::to_string(T), 1e-6, [&](Side& s) {
         std::vector<const float*> mu_ptrs;
         std::vector<Mat> outs;
         for (size_t m = 0; m < count; ++m) {
           mu_ptrs.push_back(s.put(mus[m]));
           outs.push_back({s.put(Host(T * C)), T, C});
         }
-        s.b->lerp_many({s.put(x), T, C}, {s.put(delta), T, C}, mu_ptrs, outs);
-        std::vector<Host> got;
+        float *pp = s.put(prev), *d = s.put(Host(T * C));
+        s.b->token_shift_mix({s.put(x), T, C}, pp, {d, T, C}, mu_ptrs, outs);
+        std::vector<Host> got{s.get(pp, C), s.get(d, T * C)};
         for (const Mat& o : outs) got.push_back(s.get(o.data, T * C));
         return got;
       });
@@ -378,6 +379,13 @@ TEST_F(CudaOps, Rwkv7Pieces) {
     });
     const Host v = random_host(T * C, rng), y = random_host(T * C, rng), r = random_host(T * C, rng);
     const Host r_k = random_host(C, rng), g = random_host(T * C, rng);
+    const Host ln_g = random_host(C, rng, 0.5f, 1.5f), ln_b = random_host(C, rng);
+    check("rwkv7_norm_bonus_gate", 1e-5, [&](Side& s) {
+      float* yp = s.put(y);
+      s.b->rwkv7_norm_bonus_gate({yp, T, C}, s.put(ln_g), s.put(ln_b), 64e-5f, {s.put(r), T, C}, {s.put(k), T, C},
+                                 {s.put(v), T, C}, s.put(r_k), {s.put(g), T, C}, H, N);
+      return std::vector<Host>{s.get(yp, T * C)};
+    });
     check("rwkv7_bonus_and_gate", 1e-5, [&](Side& s) {
       float* yp = s.put(y);
       s.b->rwkv7_bonus_and_gate({yp, T, C}, {s.put(r), T, C}, {s.put(k), T, C}, {s.put(v), T, C}, s.put(r_k),

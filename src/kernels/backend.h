@@ -164,9 +164,19 @@ class Backend {
       else matmul_act(p.w, p.x, p.y, p.act, p.bias);
     }
   }
-  // outs[m] = x + delta * mus[m] for each m: the token-shift mixes of one input.
-  virtual void lerp_many(const Mat& x, const Mat& delta, std::span<const float* const> mus, std::span<const Mat> outs) {
+  // token_shift(x, prev, delta), then outs[m] = x + delta * mus[m] for each m: the token shift of
+  // one input and its mixes. The outputs must not alias x or delta.
+  virtual void token_shift_mix(const Mat& x, float* prev, const Mat& delta, std::span<const float* const> mus,
+                               std::span<const Mat> outs) {
+    token_shift(x, prev, delta);
     for (size_t m = 0; m < mus.size(); ++m) lerp(x, delta, mus[m], outs[m]);
+  }
+  // group_norm(y, H, ln_g, ln_b, eps), then rwkv7_bonus_and_gate(y, r, k, v, r_k, g, H, N): the
+  // RWKV-7 time-mix output before its projection.
+  virtual void rwkv7_norm_bonus_gate(const Mat& y, const float* ln_g, const float* ln_b, float eps, const Mat& r,
+                                     const Mat& k, const Mat& v, const float* r_k, const Mat& g, int64_t H, int64_t N) {
+    group_norm(y, H, ln_g, ln_b, eps);
+    rwkv7_bonus_and_gate(y, r, k, v, r_k, g, H, N);
   }
 
   // ---- RWKV-7 time-mix pieces ----

@@ -78,9 +78,14 @@ class ReplayBackend final : public Backend {
   void lerp(const Mat& x, const Mat& d, const float* mu, const Mat& out) override {
     op([=, this] { b_->lerp(x, d, mu, out); });
   }
-  void lerp_many(const Mat& x, const Mat& d, std::span<const float* const> mus, std::span<const Mat> outs) override {
+  void token_shift_mix(const Mat& x, float* prev, const Mat& d, std::span<const float* const> mus,
+                       std::span<const Mat> outs) override {
     op([=, m = std::vector<const float*>(mus.begin(), mus.end()), o = std::vector<Mat>(outs.begin(), outs.end()),
-        this] { b_->lerp_many(x, d, m, o); });
+        this] { b_->token_shift_mix(x, prev, d, m, o); });
+  }
+  void rwkv7_norm_bonus_gate(const Mat& y, const float* ln_g, const float* ln_b, float eps, const Mat& r, const Mat& k,
+                             const Mat& v, const float* r_k, const Mat& g, int64_t H, int64_t N) override {
+    op([=, this] { b_->rwkv7_norm_bonus_gate(y, ln_g, ln_b, eps, r, k, v, r_k, g, H, N); });
   }
   void activate(const Mat& x, Activation act, const float* bias) override {
     op([=, this] { b_->activate(x, act, bias); });

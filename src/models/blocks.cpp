@@ -72,10 +72,9 @@ void gated_channel_mix(Backend& ops, Workspace& ws, const GatedChannelMixWeights
   const Mat r = ws.get(kBlockR, T, C), hidden = ws.get(kBlockHidden, T, F), out = ws.get(kBlockOut, T, C);
 
   ops.layer_norm(x, xn, W.ln_g, W.ln_b, kLayerNormEps);
-  ops.token_shift(xn, shift, delta);
   const float* const mixes[] = {W.mu_k, W.mu_r};
   const Mat mixed[] = {xk, xr};
-  ops.lerp_many(xn, delta, mixes, mixed);
+  ops.token_shift_mix(xn, shift, delta, mixes, mixed);
 
   ops.matmul_act(W.receptance, xr, r, Activation::Sigmoid, nullptr);  // r = sigmoid(W_r x_r)
   ops.matmul_act(W.key, xk, hidden, Activation::ReluSquare, nullptr);  // k = relu(W_k x_k)^2

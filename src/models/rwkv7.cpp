@@ -163,10 +163,9 @@ class Rwkv7Model final : public ModelBase {
 
     // 1. Normalise, then token-shift: each input is a per-channel mix of this token and the last.
     ops_.layer_norm(x, xn, L.ln1_g, L.ln1_b, kLayerNormEps);
-    ops_.token_shift(xn, st.att_shift.data(), delta);
     const float* const mixes[] = {W.x_r, W.x_w, W.x_k, W.x_v, W.x_a, W.x_g};
     const Mat mixed[] = {xr, xw, xk, xv, xa, xg};
-    ops_.lerp_many(xn, delta, mixes, mixed);
+    ops_.token_shift_mix(xn, st.att_shift.data(), delta, mixes, mixed);
 
     // 2. Receptance, key, value, and the first halves of step 3's low-rank (LoRA) projections: one
     //    batch of independent products (a backend may run them as one launch).
@@ -210,8 +209,7 @@ class Rwkv7Model final : public ModelBase {
     ops_.wkv7({r.data, w.data, k.data, v.data, kk.data, a.data, y.data, st.wkv.data(), T, H, N});
 
     // 7. Per-head GroupNorm, the "bonus" of the current token, the gate, the output projection.
-    ops_.group_norm(y, H, W.ln_x_g, W.ln_x_b, kGroupNormEps);
-    ops_.rwkv7_bonus_and_gate(y, r, k, v, W.r_k, g, H, N);
+    ops_.rwkv7_norm_bonus_gate(y, W.ln_x_g, W.ln_x_b, kGroupNormEps, r, k, v, W.r_k, g, H, N);
     ops_.matmul(W.output, y, x, /*accumulate=*/true);
   }
 
@@ -221,8 +219,9 @@ class Rwkv7Model final : public ModelBase {
     const Mat hidden = ws_.get(kFfnHidden, T, F);
 
     ops_.layer_norm(x, xn, L.ln2_g, L.ln2_b, kLayerNormEps);
-    ops_.token_shift(xn, st.ffn_shift.data(), delta);
-    ops_.lerp(xn, delta, L.ffn.x_k, xk);
+    const float* const mix[] = {L.ffn.x_k};
+    const Mat mixed[] = {xk};
+    ops_.token_shift_mix(xn, st.ffn_shift.data(), delta, mix, mixed);
     ops_.matmul_act(L.ffn.key, xk, hidden, Activation::ReluSquare, nullptr);  // k = relu(W_k x_k)^2
     // 7a/7b DeepEmbed: a token-dependent gate on the hidden units, from the unshifted LN2(x).
     if (hp_.arch != Arch::Rwkv7) deep_embed_gate(vc, L.deep_embed, xn, hidden);

@@ -222,28 +222,31 @@ class CudaBackend final : public Backend {
   // ---- token shift and elementwise ----
   void token_shift(const Mat& x, float* prev, const Mat& delta) override {
     same_shape("token_shift", x, delta);
-    RWKV_CUDA_CHECK(cuda::token_shift(x.data, prev, delta.data, x.rows, x.cols, stream_));
+    RWKV_CUDA_CHECK(cuda::token_shift_mix(x.data, prev, delta.data, LerpOutputs{}, x.rows, x.cols, stream_));
+  }
+  // The shift and up to kMaxLerpOutputs mixes in one kernel; more mixes in further kernels.
+  void token_shift_mix(const Mat& x, float* prev, const Mat& delta, std::span<const float* const> mus,
+                       std::span<const Mat> outs) override {
+    if (mus.size() != outs.size()) throw Error("token_shift_mix: {} mixes for {} outputs", mus.size(), outs.size());
+    same_shape("token_shift_mix", x, delta);
+    for (size_t m0 = 0; m0 == 0 || m0 < mus.size(); m0 += kMaxLerpOutputs) {
+      LerpOutputs group{};
+      for (size_t m = m0; m < std::min(mus.size(), m0 + kMaxLerpOutputs); ++m) {
+        same_shape("token_shift_mix", x, outs[m]);
+        group.mu[group.count] = mus[m];
+        group.out[group.count] = outs[m].data;
+        ++group.count;
+      }
+      if (m0 == 0)
+        RWKV_CUDA_CHECK(cuda::token_shift_mix(x.data, prev, delta.data, group, x.rows, x.cols, stream_));
+      else
+        RWKV_CUDA_CHECK(cuda::lerp_many(x.data, delta.data, group, x.rows, x.cols, stream_));
+    }
   }
   void lerp(const Mat& x, const Mat& delta, const float* mu, const Mat& out) override {
     same_shape("lerp", x, delta);
     same_shape("lerp", x, out);
     RWKV_CUDA_CHECK(cuda::lerp(x.data, delta.data, mu, out.data, x.rows, x.cols, stream_));
-  }
-  void lerp_many(const Mat& x, const Mat& delta, std::span<const float* const> mus,
-                 std::span<const Mat> outs) override {
-    if (mus.size() != outs.size()) throw Error("lerp_many: {} mixes for {} outputs", mus.size(), outs.size());
-    same_shape("lerp_many", x, delta);
-    // In groups of up to kMaxLerpOutputs, one kernel each.
-    for (size_t m0 = 0; m0 < mus.size(); m0 += kMaxLerpOutputs) {
-      LerpOutputs group{};
-      for (size_t m = m0; m < std::min(mus.size(), m0 + kMaxLerpOutputs); ++m) {
-        same_shape("lerp_many", x, outs[m]);
-        group.mu[group.count] = mus[m];
-        group.out[group.count] = outs[m].data;
-        ++group.count;
-      }
-      RWKV_CUDA_CHECK(cuda::lerp_many(x.data, delta.data, group, x.rows, x.cols, stream_));
-    }
   }
   void activate(const Mat& x, Activation act, const float* bias) override {
     RWKV_CUDA_CHECK(cuda::activate(x.data, act, bias, x.rows, x.cols, stream_));
@@ -268,6 +271,12 @@ class CudaBackend final : public Backend {
                             int64_t H, int64_t N) override {
     if (y.cols != H * N) throw Error("rwkv7_bonus_and_gate: {} columns, {} heads of {}", y.cols, H, N);
     RWKV_CUDA_CHECK(cuda::rwkv7_bonus_and_gate(y.data, r.data, k.data, v.data, r_k, g.data, y.rows, H, N, stream_));
+  }
+  void rwkv7_norm_bonus_gate(const Mat& y, const float* ln_g, const float* ln_b, float eps, const Mat& r, const Mat& k,
+                             const Mat& v, const float* r_k, const Mat& g, int64_t H, int64_t N) override {
+    if (y.cols != H * N) throw Error("rwkv7_norm_bonus_gate: {} columns, {} heads of {}", y.cols, H, N);
+    RWKV_CUDA_CHECK(cuda::rwkv7_norm_bonus_gate(y.data, ln_g, ln_b, eps, r.data, k.data, v.data, r_k, g.data, y.rows,
+                                                H, N, stream_));
   }
   void wkv7(const Wkv7Args& a) override {
     check_head_size("wkv7", a.N);

@@ -13,20 +13,18 @@ constexpr int kThreads = 256;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
-// One thread per column walks the tokens: delta[t] = x[t-1] - x[t] with x[-1] = prev, then
-// prev = x[T-1]. Reading prev before writing it in the same thread makes the state update part
-// of this kernel (no separate copy, one node fewer per token shift in a recorded step).
-__global__ void token_shift_kernel(const float* __restrict__ x, float* __restrict__ prev, float* __restrict__ delta,
-                                   int64_t T, int64_t C) {
-  for (int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; c < C;
-       c += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    float before = prev[c];
-    for (int64_t t = 0; t < T; ++t) {
-      const float current = x[t * C + c];
-      delta[t * C + c] = before - current;
-      before = current;
-    }
-    prev[c] = before;
+// Element (t, c): delta = x[t-1] - x[t] (x[-1] = prev), then the mixes. The thread of t = 0
+// reads prev[c] and then stores x[T-1] there: no other thread touches prev, so the state update
+// is part of this kernel (one node fewer per token shift in a recorded step).
+__global__ void token_shift_mix_kernel(const float* __restrict__ x, float* __restrict__ prev,
+                                       float* __restrict__ delta, LerpOutputs outs, int64_t T, int64_t C) {
+  RWKV_GRID_STRIDE(i, T * C) {
+    const int64_t t = i / C, c = i % C;
+    const float current = x[i];
+    const float d = (t == 0 ? prev[c] : x[i - C]) - current;
+    delta[i] = d;
+    for (int m = 0; m < outs.count; ++m) outs.out[m][i] = current + d * outs.mu[m][c];
+    if (t == 0) prev[c] = x[(T - 1) * C + c];
   }
 }
 
@@ -80,9 +78,11 @@ __global__ void row_vecmat_kernel(const float* __restrict__ u, const float* __re
 
 }  // namespace
 
-cudaError_t token_shift(const float* x, float* prev, float* delta, int64_t T, int64_t C, cudaStream_t stream) {
+cudaError_t token_shift_mix(const float* x, float* prev, float* delta, const LerpOutputs& outs, int64_t T, int64_t C,
+                            cudaStream_t stream) {
   if (T * C == 0) return cudaSuccess;
-  token_shift_kernel<<<grid_for(C, kThreads), kThreads, 0, stream>>>(x, prev, delta, T, C);
+  if (outs.count < 0 || outs.count > kMaxLerpOutputs) return cudaErrorInvalidValue;
+  token_shift_mix_kernel<<<grid_for(T * C, kThreads), kThreads, 0, stream>>>(x, prev, delta, outs, T, C);
   return cudaGetLastError();
 }
 

@@ -63,10 +63,12 @@ cudaError_t l2_normalize(float* x, int64_t slices, int64_t n, float eps, cudaStr
 cudaError_t rwkv7_prepare(const Backend::Rwkv7Prep& p, cudaStream_t stream);
 cudaError_t rwkv7_bonus_and_gate(float* y, const float* r, const float* k, const float* v, const float* r_k,
                                  const float* g, int64_t T, int64_t H, int64_t N, cudaStream_t stream);
+// The two above in one pass: per head, y = GroupNorm(y) * ln_g + ln_b, then the bonus and gate.
+cudaError_t rwkv7_norm_bonus_gate(float* y, const float* ln_g, const float* ln_b, float eps, const float* r,
+                                  const float* k, const float* v, const float* r_k, const float* g, int64_t T,
+                                  int64_t H, int64_t N, cudaStream_t stream);
 
 // ---- elementwise (elementwise.cu); x [T][C] ----
-// delta[t] = x[t-1] - x[t] with x[-1] = prev; then prev = x[T-1]. x and delta must not alias prev.
-cudaError_t token_shift(const float* x, float* prev, float* delta, int64_t T, int64_t C, cudaStream_t stream);
 cudaError_t lerp(const float* x, const float* delta, const float* mu, float* out, int64_t T, int64_t C,
                  cudaStream_t stream);
 // Up to kMaxLerpOutputs mixes of one input: out[m] = x + delta * mu[m] (outputs distinct from x, delta).
@@ -76,6 +78,10 @@ struct LerpOutputs {
   float* out[kMaxLerpOutputs];
   int count;
 };
+// delta[t] = x[t-1] - x[t] with x[-1] = prev, then prev = x[T-1]; and the mixes `outs` of x with
+// that delta (none: a plain token shift). x, delta, prev and the outputs must not alias.
+cudaError_t token_shift_mix(const float* x, float* prev, float* delta, const LerpOutputs& outs, int64_t T, int64_t C,
+                            cudaStream_t stream);
 cudaError_t lerp_many(const float* x, const float* delta, const LerpOutputs& outs, int64_t T, int64_t C,
                       cudaStream_t stream);
 cudaError_t activate(float* x, Activation act, const float* bias, int64_t T, int64_t C, cudaStream_t stream);

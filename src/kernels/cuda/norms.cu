@@ -81,6 +81,33 @@ __global__ void bonus_and_gate_kernel(float* y, const float* __restrict__ r, con
     y[base + i] = (y[base + i] + bonus * v[base + i]) * g[base + i];
 }
 
+// One block per (token, head): GroupNorm of the head's slice, then y = (y + bonus * v) * g with
+// bonus = sum_head(r * k * r_k). Each thread reads and writes only its own elements of y.
+__global__ void norm_bonus_gate_kernel(float* y, const float* __restrict__ ln_g, const float* __restrict__ ln_b,
+                                       float eps, const float* __restrict__ r, const float* __restrict__ k,
+                                       const float* __restrict__ v, const float* __restrict__ r_k,
+                                       const float* __restrict__ g, int64_t H, int64_t N) {
+  __shared__ float scratch[kWarp];
+  const int64_t t = blockIdx.x / H, h = blockIdx.x % H;
+  const int64_t base = t * H * N + h * N, param = h * N;
+  float s = 0.0f;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += y[base + i];
+  const float mean = block_sum(s, scratch) / static_cast<float>(N);
+  float var = 0.0f;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    const float d = y[base + i] - mean;
+    var += d * d;
+  }
+  const float inv = 1.0f / sqrtf(block_sum(var, scratch) / static_cast<float>(N) + eps);
+  float b = 0.0f;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) b += r[base + i] * k[base + i] * r_k[param + i];
+  const float bonus = block_sum(b, scratch);
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    const float normed = (y[base + i] - mean) * inv * ln_g[param + i] + ln_b[param + i];
+    y[base + i] = (normed + bonus * v[base + i]) * g[base + i];
+  }
+}
+
 unsigned blocks_for(int64_t slices) { return static_cast<unsigned>(slices); }
 
 }  // namespace
@@ -111,6 +138,15 @@ cudaError_t rwkv7_bonus_and_gate(float* y, const float* r, const float* k, const
                                  const float* g, int64_t T, int64_t H, int64_t N, cudaStream_t stream) {
   if (T * H == 0) return cudaSuccess;
   bonus_and_gate_kernel<<<blocks_for(T * H), reduce_threads(N), 0, stream>>>(y, r, k, v, r_k, g, H, N);
+  return cudaGetLastError();
+}
+
+cudaError_t rwkv7_norm_bonus_gate(float* y, const float* ln_g, const float* ln_b, float eps, const float* r,
+                                  const float* k, const float* v, const float* r_k, const float* g, int64_t T,
+                                  int64_t H, int64_t N, cudaStream_t stream) {
+  if (T * H == 0) return cudaSuccess;
+  norm_bonus_gate_kernel<<<blocks_for(T * H), reduce_threads(N), 0, stream>>>(y, ln_g, ln_b, eps, r, k, v, r_k, g, H,
+                                                                               N);
   return cudaGetLastError();
 }
 
