@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <regex>
 #include <tuple>
 
 #include "cuda_support.h"
@@ -221,6 +222,14 @@ std::vector<float> decode(Model& model, const std::vector<int32_t>& tokens, size
   return out;
 }
 
+// Steps replayed as CUDA graphs so far, from the backend's description; -1 when graphs are off.
+int replayed_steps(const Model& model) {
+  std::smatch m;
+  const std::string d = model.describe();
+  if (!std::regex_search(d, m, std::regex("(\\d+) of (\\d+) one-token steps replayed as CUDA graphs"))) return -1;
+  return std::stoi(m[1]);
+}
+
 class CudaStepGraphs : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override { RWKV_SKIP_WITHOUT_CUDA_DEVICE(); }
@@ -240,6 +249,9 @@ TEST_P(CudaStepGraphs, ReplaysGiveTheSameLogitsAsEagerSteps) {
   const auto a = decode(*recorded, c.tokens, steps), b = decode(*eager, c.tokens, steps);
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(max_abs_diff(a, b), 0.0) << recorded->describe();
+  // Replays must have happened (7b's steps are never recorded: its DEA context grows each step).
+  if (GetParam() != "rwkv7b-tiny") EXPECT_GE(replayed_steps(*recorded), 40) << recorded->describe();
+  else EXPECT_EQ(replayed_steps(*recorded), 0) << recorded->describe();
   // And both agree with the official logits over the fixture's own tokens.
   const auto expected = read_f32(c.dir / "logits.f32");
   const std::vector<float> first(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(expected.size()));
@@ -259,6 +271,7 @@ TEST(CudaStepGraphsStates, InterleavedAndCopiedStatesMatchEagerSteps) {
   if (!load_golden_case("rwkv7-tiny", &c)) GTEST_SKIP() << "fixture rwkv7-tiny not found";
   ModelOptions with = on_gpu(), without = on_gpu();
   without.step_graphs = false;
+  int replays = 0;
   auto run = [&](const ModelOptions& opt) {
     auto model = Model::load({(c.dir / "model-f32.pth").string()}, opt);
     const size_t V = static_cast<size_t>(model->hparams().vocab);
@@ -281,9 +294,12 @@ TEST(CudaStepGraphsStates, InterleavedAndCopiedStatesMatchEagerSteps) {
         out.insert(out.end(), logits.begin(), logits.end());
       }
     }
+    replays = replayed_steps(*model);
     return out;
   };
-  const auto recorded = run(with), eager = run(without);
+  const auto recorded = run(with);
+  EXPECT_GE(replays, 50);  // of 79 steps: each state's first two, and those after the prompt, run op by op
+  const auto eager = run(without);
   ASSERT_EQ(recorded.size(), eager.size());
   EXPECT_EQ(max_abs_diff(recorded, eager), 0.0);
 }

@@ -218,7 +218,8 @@ class Backend {
   // ModelBase brackets each one-token step with these calls:
   //   mode = begin_step(key, ids);
   //   if (mode != StepMode::Replayed) { the step's ops }
-  //   if (mode == StepMode::Capturing) end_step(key after the ops);  (abort_step() if they threw)
+  //   if (mode == StepMode::Capturing && !end_step(key after the ops)) { the step's ops again }
+  //   (abort_step() if the ops threw while capturing)
   // `key` lists every address the step's ops use that can differ between steps (the state's and
   // the workspace's buffers) plus anything else that changes the recorded work (which logits):
   // a recording is replayed only for an equal key. `ids` are the step's token ids, staged by
@@ -232,8 +233,10 @@ class Backend {
     return StepMode::Eager;
   }
   // Ends a capture begun by begin_step: runs the recorded ops, and keeps the recording for replay
-  // when `key_after` (the key once the ops ran) still equals the key it began with.
-  virtual void end_step(std::span<const void* const> key_after) {}
+  // when `key_after` (the key once the ops ran) still equals the key it began with. Returns false
+  // when the recording failed and nothing ran: the caller then runs the step's ops op by op (the
+  // backend records no more steps).
+  virtual bool end_step(std::span<const void* const> key_after) { return true; }
   // Ends a capture whose ops threw; the recording is dropped.
   virtual void abort_step() {}
 };

@@ -132,7 +132,7 @@ class ReplayBackend final : public Backend {
     capturing_ = true;
     return StepMode::Capturing;
   }
-  void end_step(std::span<const void* const> key_after) override {
+  bool end_step(std::span<const void* const> key_after) override {
     if (!capturing_) throw Error("replay backend: end_step without a step being recorded");
     capturing_ = false;
     host_ids_ = {};
@@ -143,6 +143,7 @@ class ReplayBackend final : public Backend {
     }
     recording_.clear();
     release_deferred();
+    return true;
   }
   void abort_step() override {
     capturing_ = false;

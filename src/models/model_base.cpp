@@ -160,7 +160,9 @@ void ModelBase::forward(std::span<const int32_t> tokens, State& state, Logits wh
           if (mode == Backend::StepMode::Capturing) ops_.abort_step();
           throw;
         }
-        if (mode == Backend::StepMode::Capturing) ops_.end_step(step_key(s, chunk_logits));
+        // A recording that failed ran nothing: run the step again, op by op.
+        if (mode == Backend::StepMode::Capturing && !ops_.end_step(step_key(s, chunk_logits)))
+          logits = forward_chunk(ids, s, chunk_logits);
       }
     } else {
       logits = forward_chunk(ids, s, chunk_logits);

@@ -97,8 +97,8 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override {
-    return fmt::format("cuda:{} {}, {} activations in prompt GEMMs", device_, device_name_,
-                       fast_activations_ ? "bf16/f16" : "f32");
+    return fmt::format("cuda:{} {}, {} activations in prompt GEMMs, {}", device_, device_name_,
+                       fast_activations_ ? "bf16/f16" : "f32", graphs_->describe());
   }
 
   // ---- memory ----
@@ -304,7 +304,7 @@ class CudaBackend final : public Backend {
   StepMode begin_step(std::span<const void* const> key, std::span<const int32_t> ids) override {
     return graphs_->begin(key, ids);
   }
-  void end_step(std::span<const void* const> key_after) override { graphs_->end(key_after); }
+  bool end_step(std::span<const void* const> key_after) override { return graphs_->end(key_after); }
   void abort_step() override { graphs_->abort(); }
 
  private:

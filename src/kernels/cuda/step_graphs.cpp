@@ -1,6 +1,9 @@
 #include "kernels/cuda/step_graphs.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "kernels/cuda/cuda_check.h"
 #include "util/error.h"
@@ -27,7 +30,8 @@ StepGraphs::~StepGraphs() {
 
 Backend::StepMode StepGraphs::begin(std::span<const void* const> key, std::span<const int32_t> ids) {
   if (capturing_) throw Error("CUDA backend: begin_step while a step is being recorded");
-  if (ids.size() > kMaxIds) return Backend::StepMode::Eager;
+  ++steps_;
+  if (!off_reason_.empty() || ids.size() > kMaxIds) return Backend::StepMode::Eager;
   const auto recorded = std::find_if(graphs_.begin(), graphs_.end(), [&](const auto& g) { return same(key, g.first); });
   if (recorded == graphs_.end()) {
     const auto seen = std::find_if(seen_.begin(), seen_.end(), [&](const Key& k) { return same(key, k); });
@@ -42,27 +46,43 @@ Backend::StepMode StepGraphs::begin(std::span<const void* const> key, std::span<
   RWKV_CUDA_CHECK(cudaMemcpyAsync(device_ids_, ids.data(), ids.size_bytes(), cudaMemcpyHostToDevice, stream_));
   if (recorded != graphs_.end()) {
     RWKV_CUDA_CHECK(cudaGraphLaunch(recorded->second, stream_));
+    ++replayed_;
     return Backend::StepMode::Replayed;
   }
   host_ids_ = ids;
   capture_key_.assign(key.begin(), key.end());
   // Relaxed: the step may still allocate (a first use of a workspace slot); such a step is run
   // but not kept (its key changes).
-  RWKV_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+  const cudaError_t began = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed);
+  if (began != cudaSuccess) {
+    turn_off("cudaStreamBeginCapture", began);
+    return Backend::StepMode::Eager;
+  }
   capturing_ = true;
   return Backend::StepMode::Capturing;
 }
 
-void StepGraphs::end(std::span<const void* const> key_after) {
+bool StepGraphs::end(std::span<const void* const> key_after) {
   if (!capturing_) throw Error("CUDA backend: end_step without a step being recorded");
   capturing_ = false;
   host_ids_ = {};
+  // A capture that failed recorded nothing that ran: report it, so that the caller runs the step
+  // op by op, and record no more (a failure here would repeat on every step).
   cudaGraph_t graph = nullptr;
-  RWKV_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+  if (ended != cudaSuccess || !graph) {
+    release_deferred();
+    turn_off("cudaStreamEndCapture", ended);
+    return false;
+  }
   cudaGraphExec_t exec = nullptr;
   const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
   warn_if_failed(cudaGraphDestroy(graph), "cudaGraphDestroy");
-  RWKV_CUDA_CHECK(instantiated);
+  if (instantiated != cudaSuccess) {
+    release_deferred();
+    turn_off("cudaGraphInstantiate", instantiated);
+    return false;
+  }
   // The capture recorded the step without running it: run it now.
   const cudaError_t launched = cudaGraphLaunch(exec, stream_);
   const bool keep = launched == cudaSuccess && same(key_after, capture_key_);
@@ -76,6 +96,19 @@ void StepGraphs::end(std::span<const void* const> key_after) {
     release_deferred();
   }
   RWKV_CUDA_CHECK(launched);
+  return true;
+}
+
+void StepGraphs::turn_off(const char* call, cudaError_t e) {
+  (void)cudaGetLastError();  // not a lasting error of the context: clear it
+  off_reason_ = fmt::format("{} failed: {}", call, cudaGetErrorString(e));
+  std::fprintf(stderr, "warning: CUDA step graphs turned off (%s); steps run op by op\n", off_reason_.c_str());
+  drop_all();
+}
+
+std::string StepGraphs::describe() const {
+  if (!off_reason_.empty()) return "step graphs off (" + off_reason_ + ")";
+  return fmt::format("{} of {} one-token steps replayed as CUDA graphs", replayed_, steps_);
 }
 
 void StepGraphs::abort() {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -27,8 +28,11 @@ class StepGraphs {
   StepGraphs& operator=(const StepGraphs&) = delete;
 
   Backend::StepMode begin(std::span<const void* const> key, std::span<const int32_t> ids);
-  void end(std::span<const void* const> key_after);
+  // False when the capture failed (nothing ran; recording is then off for good, with a warning).
+  bool end(std::span<const void* const> key_after);
   void abort();
+  // "step graphs: R of S one-token steps replayed", or why they are off.
+  std::string describe() const;
 
   bool capturing() const { return capturing_; }
   // While capturing: the device copy of the step's ids when `ids` is the span begin() was given
@@ -41,6 +45,7 @@ class StepGraphs {
   using Key = std::vector<const void*>;
   void release_deferred();
   void drop_all();
+  void turn_off(const char* call, cudaError_t e);
 
   static constexpr size_t kMaxIds = 16;     // tokens a recorded step may have
   static constexpr size_t kMaxGraphs = 8;   // recordings kept (one per state and logits kind in use)
@@ -51,6 +56,8 @@ class StepGraphs {
   std::vector<Key> seen_;  // keys of recent eager steps, oldest first (at most kMaxGraphs)
   Key capture_key_;
   bool capturing_ = false;
+  std::string off_reason_;  // non-empty: recording failed once and is off
+  int64_t steps_ = 0, replayed_ = 0;
   std::vector<std::pair<Key, cudaGraphExec_t>> graphs_;
   std::vector<void*> deferred_frees_;
 };
