@@ -66,6 +66,13 @@ struct ModelOptions {
   // Copy the weight matrices into memory on 2 MiB pages at load instead of reading them in place
   // from the file mapping: fewer TLB misses per decode step. Costs one copy at load.
   bool huge_pages = false;
+  // Where the model runs: "cpu", "cuda" (= "cuda:0"), "cuda:N", or "auto" (the first GPU when the
+  // build has the CUDA backend and a device is present, else the CPU). The library defaults to the
+  // CPU; the CLI defaults to "auto".
+  std::string device = "cpu";
+  // Record each one-token step once and replay it (CUDA graphs) on backends that can; off runs
+  // every op of every step (the same arithmetic: for tests and debugging).
+  bool step_graphs = true;
 };
 
 enum class Logits {

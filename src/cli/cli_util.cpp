@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kernels/device.h"
 #include "tensor/quant.h"
 #include "util/error.h"
 
@@ -94,6 +95,19 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> bytes
     std::remove(tmp.c_str());
     throw Error("{}: cannot rename the finished file into place: {}", path, std::strerror(e));
   }
+}
+
+std::string DeviceFlags::resolve() const {
+  const DeviceChoice d = resolve_device(cpu ? "cpu" : device);
+  return d.kind == DeviceChoice::Cuda ? "cuda:" + std::to_string(d.index) : "cpu";
+}
+
+void add_device_flags(CLI::App& app, DeviceFlags& flags) {
+  app.add_option("--device", flags.device,
+                 std::string("where to run: cpu, cuda, cuda:N or auto (the GPU when present") +
+                     (build_has_cuda() ? ")" : "; this build has no CUDA backend)"))
+      ->capture_default_str();
+  app.add_flag("--cpu", flags.cpu, "run on the CPU (= --device cpu)");
 }
 
 }  // namespace rwkv::cli

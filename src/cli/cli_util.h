@@ -20,6 +20,16 @@ std::vector<int32_t> parse_id_list(const std::string& text, const std::string& f
 // "a.pth,b.pth" or repeated flags -> the list of files.
 std::vector<std::string> split_files(const std::vector<std::string>& values);
 DType parse_dtype_flag(const std::string& value);
+
+// --device cpu|cuda|cuda:N|auto and --cpu (= --device cpu). Default auto: the GPU when this build
+// has the CUDA backend and a device is present, else the CPU.
+struct DeviceFlags {
+  std::string device = "auto";
+  bool cpu = false;
+  // The ModelOptions::device value, resolved ("cpu" or "cuda:N"); UsageError for a bad value.
+  std::string resolve() const;
+};
+void add_device_flags(CLI::App& app, DeviceFlags& flags);
 Arch parse_arch_flag(const std::string& value);
 
 // Runs CLI11 parsing; returns an exit code when the program should stop (help: 0, error: 2).

@@ -55,6 +55,7 @@ int cmd_bench(int argc, char** argv) {
   int64_t prompt_tokens = 512, gen_tokens = 128, chunk = ModelOptions{}.chunk_size;
   int threads = 0, repeat = 3;
   bool json = false, machine = false, huge_pages = false, exact = false;
+  DeviceFlags device;
   app.add_option("--weights,--weight-files", weights, "model file(s)");
   app.add_option("--dtype", dtype, "weight dtype at run time: f32, f16, bf16, or quantized at load: q8_0, q6_k, q5_1, q5_0, q5_k, q4_1, q4_0, q4_k (default: as stored in the file)");
   app.add_option("--prompt-tokens", prompt_tokens, "prompt length for the prefill measurement")->capture_default_str();
@@ -69,6 +70,7 @@ int cmd_bench(int argc, char** argv) {
   app.add_flag("--huge-pages", huge_pages,
                "weights copied onto 2 MiB pages at load (and the bandwidth probe on such pages)");
   app.add_flag("--json", json, "print one JSON object");
+  add_device_flags(app, device);
   if (auto rc = parse_args(app, argc, argv)) return *rc;
   if (weights.empty() && !machine) throw UsageError("bench: give --weights FILE (and/or --machine)");
   if (prompt_tokens < 1 || gen_tokens < 0 || repeat < 1 || threads < 0)
@@ -80,6 +82,7 @@ int cmd_bench(int argc, char** argv) {
     if (!dtype.empty()) opt.dtype = parse_dtype_flag(dtype);
     if (!arch.empty()) opt.arch = parse_arch_flag(arch);
     opt.threads = threads;
+    opt.device = device.resolve();
     opt.chunk_size = chunk;
     opt.fast_activations = !exact;
     opt.huge_pages = huge_pages;
@@ -116,6 +119,7 @@ int cmd_bench(int argc, char** argv) {
     out["model"] = split_files(weights);
     out["arch"] = std::string(arch_name(hp.arch));
     out["describe"] = model->describe();
+    out["device"] = opt.device;
     out["dtype"] = dtype.empty() ? "file" : dtype;
     out["n_layer"] = hp.n_layer;
     out["n_embd"] = hp.n_embd;
@@ -144,6 +148,7 @@ int cmd_bench(int argc, char** argv) {
   }
   if (out.contains("describe")) {
     fmt::print("model      {}\n", out["describe"].get<std::string>());
+    fmt::print("device     {}\n", out["device"].get<std::string>());
     fmt::print("load       {:.3f} s\n", out["load_s"].get<double>());
     fmt::print("prefill    {:.1f} tok/s  ({} tokens, median of {})\n", out["prefill_tok_s"].get<double>(),
                prompt_tokens, repeat);

@@ -35,7 +35,8 @@ struct Flags {
   std::optional<float> repeat_penalty;
   int repeat_last_n = 64, threads = 0;
   float alpha_presence = 2.0f, alpha_frequency = 0.1f, alpha_decay = 0.99f;
-  bool cpu = false, tracing = false, quantized = false, no_echo = false, exact = false, huge_pages = false;
+  bool tracing = false, quantized = false, no_echo = false, exact = false, huge_pages = false;
+  DeviceFlags device;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -72,7 +73,7 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--alpha-frequency", f.alpha_frequency, "RWKV frequency penalty: subtracted per (decayed) occurrence")
       ->capture_default_str();
   app.add_option("--alpha-decay", f.alpha_decay, "decay of the occurrence counts per token")->capture_default_str();
-  app.add_flag("--cpu", f.cpu, "run on the CPU (the only backend in this build)");
+  add_device_flags(app, f.device);
   app.add_flag("--tracing", f.tracing, "write a Chrome trace (trace-<time>.json) of the model calls");
   app.add_option("--threads", f.threads, "CPU threads (0 = one per physical core)")->capture_default_str();
   app.add_option("--arch", f.arch, "override the detected architecture: rwkv5, rwkv6, rwkv7, rwkv7a, rwkv7b");
@@ -172,6 +173,7 @@ int cmd_generate(int argc, char** argv) {
   if (!f.dtype.empty()) mo.dtype = parse_dtype_flag(f.dtype);
   if (!f.arch.empty()) mo.arch = parse_arch_flag(f.arch);
   mo.threads = f.threads;
+  mo.device = f.device.resolve();
   mo.chunk_size = f.chunk;
   mo.fast_activations = !f.exact;
   mo.huge_pages = f.huge_pages;

@@ -15,6 +15,7 @@ int cmd_logits(int argc, char** argv) {
   int threads = 0;
   int64_t chunk = ModelOptions{}.chunk_size;
   bool fast = false;
+  DeviceFlags device;
   app.add_option("--weights,--weight-files", weights, "model file(s), comma-separated or repeated")->required();
   app.add_option("--tokens", tokens, "token ids, comma-separated")->required();
   app.add_option("--out", out, "output file (float32 [T][vocab])")->required();
@@ -29,6 +30,7 @@ int cmd_logits(int argc, char** argv) {
   app.add_flag("--fast", fast,
                "reduced-precision activations as in text generation (bf16 / 8-bit in some matrix products): "
                "faster, not exact");
+  add_device_flags(app, device);
   if (auto rc = parse_args(app, argc, argv)) return *rc;
 
   ModelOptions opt;
@@ -37,6 +39,7 @@ int cmd_logits(int argc, char** argv) {
   if (threads < 0) throw UsageError("--threads must be >= 0, got {}", threads);
   if (chunk < 1) throw UsageError("--chunk-size must be >= 1, got {}", chunk);
   opt.threads = threads;
+  opt.device = device.resolve();
   opt.chunk_size = chunk;
   opt.config_file = config_file;
   opt.fast_activations = fast;

@@ -141,6 +141,44 @@ class Backend {
   virtual void add(const Mat& y, const Mat& x) = 0;  // y += x
   virtual void mul(const Mat& y, const Mat& x) = 0;  // y *= x
 
+  // ---- fused pairs (a backend may do each in one pass; the defaults make the separate calls) ----
+  // y = act(W x + bias) for every row (bias per output, may be null): a product and the
+  // activation after it (LoRA hidden layers and gates, relu^2 of the channel-mix key).
+  virtual void matmul_act(const WeightMatrix& w, const Mat& x, const Mat& y, Activation act, const float* bias) {
+    matmul(w, x, y);
+    if (act != Activation::Identity || bias) activate(y, act, bias);
+  }
+  // One product of a batch: y = act(W x + bias), or y += W x when `accumulate`.
+  struct Product {
+    WeightMatrix w;
+    Mat x, y;
+    Activation act = Activation::Identity;
+    const float* bias = nullptr;
+    bool accumulate = false;
+  };
+  // Independent products (no product's y is another's x or y), which a backend may run together
+  // (decode: one launch for many small products).
+  virtual void matmul_batch(std::span<const Product> products) {
+    for (const Product& p : products) {
+      if (p.accumulate) matmul(p.w, p.x, p.y, true);
+      else matmul_act(p.w, p.x, p.y, p.act, p.bias);
+    }
+  }
+  // token_shift(x, prev, delta), then outs[m] = x + delta * mus[m] for each m: the token shift of
+  // one input and its mixes. The outputs must not alias x or delta.
+  virtual void token_shift_mix(const Mat& x, float* prev, const Mat& delta, std::span<const float* const> mus,
+                               std::span<const Mat> outs) {
+    token_shift(x, prev, delta);
+    for (size_t m = 0; m < mus.size(); ++m) lerp(x, delta, mus[m], outs[m]);
+  }
+  // group_norm(y, H, ln_g, ln_b, eps), then rwkv7_bonus_and_gate(y, r, k, v, r_k, g, H, N): the
+  // RWKV-7 time-mix output before its projection.
+  virtual void rwkv7_norm_bonus_gate(const Mat& y, const float* ln_g, const float* ln_b, float eps, const Mat& r,
+                                     const Mat& k, const Mat& v, const float* r_k, const Mat& g, int64_t H, int64_t N) {
+    group_norm(y, H, ln_g, ln_b, eps);
+    rwkv7_bonus_and_gate(y, r, k, v, r_k, g, H, N);
+  }
+
   // ---- RWKV-7 time-mix pieces ----
   // Prepares the WKV inputs in place from the projections (all [T][C]):
   //   kk = normalize_per_head(k * k_k);  a_in = sigmoid(a0 + a_lora) given as `a` (already sigmoid);
@@ -173,6 +211,34 @@ class Backend {
     float cap, scale;
   };
   virtual void dea_attention(const DeaAttention& a) = 0;
+
+  // ---- recorded decode steps (CUDA graphs) ----
+  // A backend may record the ops of a one-token step once and replay them as one launch: a decode
+  // step is hundreds of small ops, and launching each one costs more than it computes on a GPU.
+  // ModelBase brackets each one-token step with these calls:
+  //   mode = begin_step(key, ids);
+  //   if (mode != StepMode::Replayed) { the step's ops }
+  //   if (mode == StepMode::Capturing && !end_step(key after the ops)) { the step's ops again }
+  //   (abort_step() if the ops threw while capturing)
+  // `key` lists every address the step's ops use that can differ between steps (the state's and
+  // the workspace's buffers) plus anything else that changes the recorded work (which logits):
+  // a recording is replayed only for an equal key. `ids` are the step's token ids, staged by
+  // begin_step where a replay reads them; while capturing, embedding() must be given this very
+  // span. Nothing in a step may read device data on the host (download) while capturing.
+  // The default records nothing: every step runs its ops (the CPU backend).
+  enum class StepMode { Eager, Capturing, Replayed };
+  // Whether begin_step can ever record (lets callers skip building a key for backends that don't).
+  virtual bool records_steps() const { return false; }
+  virtual StepMode begin_step(std::span<const void* const> key, std::span<const int32_t> ids) {
+    return StepMode::Eager;
+  }
+  // Ends a capture begun by begin_step: runs the recorded ops, and keeps the recording for replay
+  // when `key_after` (the key once the ops ran) still equals the key it began with. Returns false
+  // when the recording failed and nothing ran: the caller then runs the step's ops op by op (the
+  // backend records no more steps).
+  virtual bool end_step(std::span<const void* const> key_after) { return true; }
+  // Ends a capture whose ops threw; the recording is dropped.
+  virtual void abort_step() {}
 };
 
 

@@ -10,11 +10,10 @@ Lora bind_lora(WeightBinder& w, const std::string& a_name, const std::string& b_
 }
 
 void lora(Backend& ops, Workspace& ws, int hidden_slot, const Lora& l, const Mat& x, Activation hidden_act,
-          const Mat& out) {
+          const Mat& out, Activation out_act, const float* out_bias) {
   Mat h = ws.get(hidden_slot, x.rows, l.down.rows);
-  ops.matmul(l.down, x, h);
-  if (hidden_act != Activation::Identity) ops.activate(h, hidden_act);
-  ops.matmul(l.up, h, out);
+  ops.matmul_act(l.down, x, h, hidden_act, nullptr);
+  ops.matmul_act(l.up, h, out, out_act, out_bias);
 }
 
 const float* bind_mix(WeightBinder& w, const std::string& name, int64_t n, MixConvention convention) {
@@ -42,8 +41,7 @@ void receptance_key_value_gate(Backend& ops, const Wkv56Weights& W, const Mat& x
   ops.matmul(W.receptance, xr, r);
   ops.matmul(W.key, xk, k);
   ops.matmul(W.value, xv, v);
-  ops.matmul(W.gate, xg, g);
-  ops.activate(g, Activation::Silu);
+  ops.matmul_act(W.gate, xg, g, Activation::Silu, nullptr);
 }
 
 void gated_output(Backend& ops, const Wkv56Weights& W, int64_t H, const Mat& y, const Mat& g, const Mat& x) {
@@ -74,14 +72,12 @@ void gated_channel_mix(Backend& ops, Workspace& ws, const GatedChannelMixWeights
   const Mat r = ws.get(kBlockR, T, C), hidden = ws.get(kBlockHidden, T, F), out = ws.get(kBlockOut, T, C);
 
   ops.layer_norm(x, xn, W.ln_g, W.ln_b, kLayerNormEps);
-  ops.token_shift(xn, shift, delta);
-  ops.lerp(xn, delta, W.mu_k, xk);
-  ops.lerp(xn, delta, W.mu_r, xr);
+  const float* const mixes[] = {W.mu_k, W.mu_r};
+  const Mat mixed[] = {xk, xr};
+  ops.token_shift_mix(xn, shift, delta, mixes, mixed);
 
-  ops.matmul(W.receptance, xr, r);
-  ops.activate(r, Activation::Sigmoid);  // r = sigmoid(W_r x_r)
-  ops.matmul(W.key, xk, hidden);
-  ops.activate(hidden, Activation::ReluSquare);  // k = relu(W_k x_k)^2
+  ops.matmul_act(W.receptance, xr, r, Activation::Sigmoid, nullptr);  // r = sigmoid(W_r x_r)
+  ops.matmul_act(W.key, xk, hidden, Activation::ReluSquare, nullptr);  // k = relu(W_k x_k)^2
   ops.matmul(W.value, hidden, out);              // W_v k
   ops.mul(out, r);
   ops.add(x, out);

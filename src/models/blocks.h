@@ -35,10 +35,11 @@ struct Lora {
 };
 Lora bind_lora(WeightBinder& w, const std::string& a_name, const std::string& b_name, int64_t in, int64_t rank,
                int64_t out);
-// out = act(x A) B: the official x @ A @ B, optionally with an activation between.
-// `hidden_slot` is the workspace slot for the [T][rank] product x A.
+// out = out_act(act(x A) B + out_bias): the official x @ A @ B, optionally with an activation
+// between and one (with a per-output bias) after. `hidden_slot` is the workspace slot for the
+// [T][rank] product x A.
 void lora(Backend& ops, Workspace& ws, int hidden_slot, const Lora& l, const Mat& x, Activation hidden_act,
-          const Mat& out);
+          const Mat& out, Activation out_act = Activation::Identity, const float* out_bias = nullptr);
 
 // How a checkpoint writes a token-shift mix `m`. We always use x + (x_prev - x) * mu.
 enum class MixConvention {

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/device.h"
 #include "kernels/profiling_backend.h"
+#include "kernels/replay_backend.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -21,13 +24,29 @@ Mat Workspace::get(int slot, int64_t T, int64_t cols) {
   return {b.data(), T, cols};
 }
 
+void Workspace::append_addresses(std::vector<const void*>& out) const {
+  for (const Buffer& b : buffers_) out.push_back(b.data());
+}
+
 namespace {
-// The CPU backend; wrapped in the profiler when RWKV_PROFILE=1 (a per-operation time table on
-// stderr when the model is destroyed).
+bool env_is_1(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string_view(v) == "1";
+}
+
+// The backend named by options.device (kernels/device.h); one-token steps recorded and replayed
+// on the host when RWKV_REPLAY_STEPS=1 (kernels/replay_backend.h: a check that steps are
+// replayable, as CUDA graphs need); wrapped in the profiler when RWKV_PROFILE=1 (a per-operation
+// time table on stderr when the model is destroyed).
 std::unique_ptr<Backend> make_backend(const ModelOptions& options) {
-  auto b = make_cpu_backend({options.threads, std::nullopt, options.fast_activations, options.huge_pages});
-  const char* profile = std::getenv("RWKV_PROFILE");
-  if (profile && std::string_view(profile) == "1") b = make_profiling_backend(std::move(b));
+  std::unique_ptr<Backend> b;
+  const DeviceChoice device = resolve_device(options.device);
+  if (device.kind == DeviceChoice::Cuda)
+    b = make_cuda_backend_for(device.index, options.fast_activations);
+  else
+    b = make_cpu_backend({options.threads, std::nullopt, options.fast_activations, options.huge_pages});
+  if (env_is_1("RWKV_REPLAY_STEPS")) b = make_replay_backend(std::move(b));
+  if (env_is_1("RWKV_PROFILE")) b = make_profiling_backend(std::move(b));
   return b;
 }
 }  // namespace
@@ -78,6 +97,38 @@ void ModelBase::head(const Mat& x, const Mat& out) {
   ops_.matmul(embed_.head, xn, out);
 }
 
+Mat ModelBase::forward_chunk(std::span<const int32_t> ids, State::Impl& s, Logits which) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  // Embedding, then ln0 (the official code folds ln0 into the table at load; applying it to
+  // the gathered rows in f32 is the same and keeps the table mapped as stored).
+  Mat x = ws_.get(kSlotX, n, hp_.n_embd);
+  ops_.embedding(embed_.emb, ids, x);
+  ops_.layer_norm(x, x, embed_.ln0_g, embed_.ln0_b, kLayerNormEps);
+  forward_layers(ids, x, s);
+  if (which == Logits::All) {
+    Mat logits = ws_.get(kSlotLogits, n, hp_.vocab);
+    head(x, logits);
+    return logits;
+  }
+  if (which == Logits::Last) {
+    Mat logits = ws_.get(kSlotLogits, 1, hp_.vocab);
+    head(Mat{x.row(n - 1), 1, hp_.n_embd}, logits);
+    return logits;
+  }
+  return {};
+}
+
+std::vector<const void*> ModelBase::step_key(const State::Impl& s, Logits which) const {
+  std::vector<const void*> key;
+  key.push_back(reinterpret_cast<const void*>(static_cast<uintptr_t>(which)));
+  for (const LayerState& l : s.layers)
+    for (const Buffer* b : {&l.att_shift, &l.ffn_shift, &l.wkv, &l.dea_q_prev, &l.dea_k_prev, &l.dea_v_prev,
+                            &l.dea_keys, &l.dea_values})
+      key.push_back(b->data());
+  ws_.append_addresses(key);
+  return key;
+}
+
 void ModelBase::forward(std::span<const int32_t> tokens, State& state, Logits which, float* out) {
   State::Impl& s = state.impl();
   if (s.model != this) throw Error("this State was made by another model; use Model::new_state()");
@@ -92,24 +143,34 @@ void ModelBase::forward(std::span<const int32_t> tokens, State& state, Logits wh
   for (int64_t start = 0; start < T; start += ws_.rows()) {
     const int64_t n = std::min(ws_.rows(), T - start);
     const auto ids = tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(n));
-    // Embedding, then ln0 (the official code folds ln0 into the table at load; applying it to
-    // the gathered rows in f32 is the same and keeps the table mapped as stored).
-    Mat x = ws_.get(kSlotX, n, hp_.n_embd);
-    ops_.embedding(embed_.emb, ids, x);
-    ops_.layer_norm(x, x, embed_.ln0_g, embed_.ln0_b, kLayerNormEps);
-    forward_layers(ids, x, s);
+    // The logits this chunk produces: all rows, the last row of the last chunk, or none.
+    const Logits chunk_logits =
+        which == Logits::All ? Logits::All : (which == Logits::Last && start + n == T ? Logits::Last : Logits::None);
+
+    Mat logits;
+    if (n == 1 && options_.step_graphs && ops_.records_steps() && step_is_replayable()) {
+      // A one-token step: the backend may replay a recording of it (Backend::begin_step).
+      const Backend::StepMode mode = ops_.begin_step(step_key(s, chunk_logits), ids);
+      if (mode == Backend::StepMode::Replayed) {
+        if (chunk_logits != Logits::None) logits = ws_.get(kSlotLogits, 1, V);  // where the recording left them
+      } else {
+        try {
+          logits = forward_chunk(ids, s, chunk_logits);
+        } catch (...) {
+          if (mode == Backend::StepMode::Capturing) ops_.abort_step();
+          throw;
+        }
+        // A recording that failed ran nothing: run the step again, op by op.
+        if (mode == Backend::StepMode::Capturing && !ops_.end_step(step_key(s, chunk_logits)))
+          logits = forward_chunk(ids, s, chunk_logits);
+      }
+    } else {
+      logits = forward_chunk(ids, s, chunk_logits);
+    }
     s.tokens_seen += n;
 
-    if (which == Logits::All) {
-      Mat logits = ws_.get(kSlotLogits, n, V);
-      head(x, logits);
-      ops_.download(out + start * V, logits.data, static_cast<size_t>(n * V));
-    } else if (which == Logits::Last && start + n == T) {
-      Mat last{x.row(n - 1), 1, hp_.n_embd};
-      Mat logits = ws_.get(kSlotLogits, 1, V);
-      head(last, logits);
-      ops_.download(out, logits.data, static_cast<size_t>(V));
-    }
+    if (chunk_logits == Logits::All) ops_.download(out + start * V, logits.data, static_cast<size_t>(n * V));
+    else if (chunk_logits == Logits::Last) ops_.download(out, logits.data, static_cast<size_t>(V));
   }
 }
 

@@ -32,6 +32,8 @@ class Workspace {
   // A [T][cols] matrix for buffer `slot` (grown on first use; slots are per purpose).
   Mat get(int slot, int64_t T, int64_t cols);
   int64_t rows() const { return rows_; }
+  // Appends the address of every buffer, for a recorded step's key (Backend::begin_step).
+  void append_addresses(std::vector<const void*>& out) const;
 
  private:
   Backend* backend_ = nullptr;
@@ -62,11 +64,23 @@ class ModelBase : public Model {
   // Runs every layer over one chunk of tokens: x [T][C] holds ln0(emb) on entry and the final
   // residual stream on exit.
   virtual void forward_layers(std::span<const int32_t> ids, const Mat& x, State::Impl& s) = 0;
+  // Whether a one-token step may be recorded and replayed (Backend::begin_step): its ops must
+  // depend on the host only through the token ids and the addresses in step_key.
+  virtual bool step_is_replayable() const { return true; }
   // A zero state with this model's shapes; architectures add their extras.
   std::unique_ptr<State::Impl> zero_state() const;
 
   // out = ln_out(x) @ head^T for the given rows.
   void head(const Mat& x, const Mat& out);
+
+ private:
+  // One chunk of the forward pass: embedding, the layers, and the head's logits (all rows, the
+  // last row, or none) into the workspace slot kSlotLogits, returned for the caller to download.
+  Mat forward_chunk(std::span<const int32_t> ids, State::Impl& s, Logits which);
+  // The addresses a recorded one-token step depends on (see Backend::begin_step).
+  std::vector<const void*> step_key(const State::Impl& s, Logits which) const;
+
+ protected:
 
   HParams hp_;
   ModelOptions options_;

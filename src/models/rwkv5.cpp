@@ -96,11 +96,9 @@ class Rwkv5Model final : public ModelBase {
 
     // 1. Normalise, then token-shift: each input is a fixed per-channel mix of this token and the last.
     ops_.layer_norm(x, xn, W.ln1_g, W.ln1_b, kLayerNormEps);
-    ops_.token_shift(xn, st.att_shift.data(), delta);
-    ops_.lerp(xn, delta, W.mu_r, xr);
-    ops_.lerp(xn, delta, W.mu_k, xk);
-    ops_.lerp(xn, delta, W.mu_v, xv);
-    ops_.lerp(xn, delta, W.mu_g, xg);
+    const float* const mixes[] = {W.mu_r, W.mu_k, W.mu_v, W.mu_g};
+    const Mat mixed[] = {xr, xk, xv, xg};
+    ops_.token_shift_mix(xn, st.att_shift.data(), delta, mixes, mixed);
 
     // 2. Receptance, key, value and the output gate g = silu(W_g x_g).
     receptance_key_value_gate(ops_, W.wkv, xr, xk, xv, xg, r, k, v, g);

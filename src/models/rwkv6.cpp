@@ -110,8 +110,9 @@ class Rwkv6Model final : public ModelBase {
     // 1. Normalise, then token-shift with data-dependent mixes: a static mix x_x picks, through
     //    five low-rank maps, how much of the last token each of w, k, v, r, g takes.
     ops_.layer_norm(x, xn, W.ln1_g, W.ln1_b, kLayerNormEps);
-    ops_.token_shift(xn, st.att_shift.data(), delta);
-    ops_.lerp(xn, delta, W.maa_x, xx);
+    const float* const mix[] = {W.maa_x};
+    const Mat mixed_x[] = {xx};
+    ops_.token_shift_mix(xn, st.att_shift.data(), delta, mix, mixed_x);
     for (int m = 0; m < kMixCount; ++m) ddlerp(xn, delta, xx, W.maa[m], W.maa_lora[m], mixed[m]);
 
     // 2. Receptance, key, value and the output gate g = silu(W_g x_g).

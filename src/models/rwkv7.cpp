@@ -17,6 +17,8 @@
 // ChannelMix: k = relu(W_k x_k)^2 ; out = W_v k  [7a: k *= (x s1) S[token] s2 + s0]
 #include <fmt/format.h>
 
+#include <span>
+
 #include "models/architectures.h"
 #include "models/blocks.h"
 #include "models/model_base.h"
@@ -56,7 +58,7 @@ enum Slot {
   kXr, kXw, kXk, kXv, kXa, kXg,
   kR, kW, kK, kV, kA, kG, kKK, kVGate, kY,
   kVFirst,                // layer 0's v, for the value residual of later layers
-  kLoraHidden,
+  kLoraHidden, kLoraHiddenA, kLoraHiddenG, kLoraHiddenV,  // the LoRAs' x A: decay, iclr, gate, value
   kFfnHidden,
   kX0,                    // the layer-0 input ln0(emb), kept for DeepEmbed/DEA merges
   kFirstVariantSlot,
@@ -77,6 +79,10 @@ class Rwkv7Model final : public ModelBase {
   }
 
  protected:
+  // 7b's DEA attends over a context that grows by one position per step (its length is part of
+  // the recorded work) and appends to a host-side id list: not replayable.
+  bool step_is_replayable() const override { return hp_.arch != Arch::Rwkv7b; }
+
   void forward_layers(std::span<const int32_t> ids, const Mat& x, State::Impl& s) override {
     const int64_t T = x.rows, C = hp_.n_embd;
     const bool variant = hp_.arch != Arch::Rwkv7;
@@ -147,11 +153,6 @@ class Rwkv7Model final : public ModelBase {
     if (hp_.arch == Arch::Rwkv7b) L.dea = bind_dea(w, hp_, i);
   }
 
-  // out = act(x A) B (blocks.h), with this model's scratch slot.
-  void lora(const Lora& l, const Mat& x, Activation hidden_act, const Mat& out) {
-    rwkv::lora(ops_, ws_, kLoraHidden, l, x, hidden_act, out);
-  }
-
   void time_mix(int64_t layer, const LayerWeights& L, const Mat& x, LayerState& st) {
     const TimeMixWeights& W = L.att;
     const int64_t T = x.rows, C = hp_.n_embd, H = hp_.n_head, N = hp_.head_size;
@@ -162,35 +163,42 @@ class Rwkv7Model final : public ModelBase {
 
     // 1. Normalise, then token-shift: each input is a per-channel mix of this token and the last.
     ops_.layer_norm(x, xn, L.ln1_g, L.ln1_b, kLayerNormEps);
-    ops_.token_shift(xn, st.att_shift.data(), delta);
-    ops_.lerp(xn, delta, W.x_r, xr);
-    ops_.lerp(xn, delta, W.x_w, xw);
-    ops_.lerp(xn, delta, W.x_k, xk);
-    ops_.lerp(xn, delta, W.x_v, xv);
-    ops_.lerp(xn, delta, W.x_a, xa);
-    ops_.lerp(xn, delta, W.x_g, xg);
+    const float* const mixes[] = {W.x_r, W.x_w, W.x_k, W.x_v, W.x_a, W.x_g};
+    const Mat mixed[] = {xr, xw, xk, xv, xa, xg};
+    ops_.token_shift_mix(xn, st.att_shift.data(), delta, mixes, mixed);
 
-    // 2. Receptance, key, value.
-    ops_.matmul(W.receptance, xr, r);
-    ops_.matmul(W.key, xk, k);
-    ops_.matmul(W.value_proj, xv, v);
+    // 2. Receptance, key, value, and the first halves of step 3's low-rank (LoRA) projections: one
+    //    batch of independent products (a backend may run them as one launch).
+    const bool residual = layer > 0;  // layer 0 has no value residual
+    const Mat hw = ws_.get(kLoraHidden, T, W.decay.down.rows), ha = ws_.get(kLoraHiddenA, T, W.iclr.down.rows);
+    const Mat hg = ws_.get(kLoraHiddenG, T, W.gate.down.rows);
+    const Mat hv = residual ? ws_.get(kLoraHiddenV, T, W.value.down.rows) : Mat{};
+    const Backend::Product first[] = {
+        {W.receptance, xr, r},
+        {W.key, xk, k},
+        {W.value_proj, xv, v},
+        {W.decay.down, xw, hw, Activation::Tanh},   // tanh(x_w w1)
+        {W.iclr.down, xa, ha},                       // x_a a1
+        {W.gate.down, xg, hg, Activation::Sigmoid},  // sigmoid(x_g g1)
+        {W.value.down, xv, hv},                      // x_v v1 (layers > 0)
+    };
+    ops_.matmul_batch(std::span(first).first(residual ? 7 : 6));
 
-    // 3. The data-dependent decay, in-context learning rate and output gate (low-rank).
-    lora(W.decay, xw, Activation::Tanh, w);  // w = tanh(x_w w1) w2 (w0 and the exp come in step 5)
-    lora(W.iclr, xa, Activation::Identity, a);
-    ops_.activate(a, Activation::Sigmoid, W.a0);  // a = sigmoid(a0 + x_a a1 a2)
-    lora(W.gate, xg, Activation::Sigmoid, g);     // g = sigmoid(x_g g1) g2
+    // 3. The data-dependent decay, in-context learning rate, output gate and value gate: the
+    //    second halves, again one batch.
+    const Mat gate = buf(kVGate);
+    const Backend::Product second[] = {
+        {W.decay.up, hw, w},                               // w = tanh(x_w w1) w2 (w0 and the exp: step 5)
+        {W.iclr.up, ha, a, Activation::Sigmoid, W.a0},     // a = sigmoid(a0 + x_a a1 a2)
+        {W.gate.up, hg, g},                                // g = sigmoid(x_g g1) g2
+        {W.value.up, hv, gate, Activation::Sigmoid, W.v0},  // sigmoid(v0 + x_v v1 v2) (layers > 0)
+    };
+    ops_.matmul_batch(std::span(second).first(residual ? 4 : 3));
 
-    // 4. Value residual: layer 0's v is carried to every later layer and mixed in by a gate.
+    // 4. Value residual: layer 0's v is carried to every later layer and mixed in by the gate.
     const Mat v_first = buf(kVFirst);
-    if (layer == 0) {
-      ops_.copy(v_first.data, v.data, static_cast<size_t>(T * C));
-    } else {
-      const Mat gate = buf(kVGate);
-      lora(W.value, xv, Activation::Identity, gate);
-      ops_.activate(gate, Activation::Sigmoid, W.v0);
-      ops_.rwkv7_value_residual(v, v_first, gate);
-    }
+    if (layer == 0) ops_.copy(v_first.data, v.data, static_cast<size_t>(T * C));
+    else ops_.rwkv7_value_residual(v, v_first, gate);
 
     // 5. Keys for the state update: kk (normalised, the "removal" key), k scaled by a; the decay.
     //    After this, kk holds the WKV's a = -kk and a holds its b = kk * a.
@@ -201,8 +209,7 @@ class Rwkv7Model final : public ModelBase {
     ops_.wkv7({r.data, w.data, k.data, v.data, kk.data, a.data, y.data, st.wkv.data(), T, H, N});
 
     // 7. Per-head GroupNorm, the "bonus" of the current token, the gate, the output projection.
-    ops_.group_norm(y, H, W.ln_x_g, W.ln_x_b, kGroupNormEps);
-    ops_.rwkv7_bonus_and_gate(y, r, k, v, W.r_k, g, H, N);
+    ops_.rwkv7_norm_bonus_gate(y, W.ln_x_g, W.ln_x_b, kGroupNormEps, r, k, v, W.r_k, g, H, N);
     ops_.matmul(W.output, y, x, /*accumulate=*/true);
   }
 
@@ -212,10 +219,10 @@ class Rwkv7Model final : public ModelBase {
     const Mat hidden = ws_.get(kFfnHidden, T, F);
 
     ops_.layer_norm(x, xn, L.ln2_g, L.ln2_b, kLayerNormEps);
-    ops_.token_shift(xn, st.ffn_shift.data(), delta);
-    ops_.lerp(xn, delta, L.ffn.x_k, xk);
-    ops_.matmul(L.ffn.key, xk, hidden);
-    ops_.activate(hidden, Activation::ReluSquare);  // k = relu(W_k x_k)^2
+    const float* const mix[] = {L.ffn.x_k};
+    const Mat mixed[] = {xk};
+    ops_.token_shift_mix(xn, st.ffn_shift.data(), delta, mix, mixed);
+    ops_.matmul_act(L.ffn.key, xk, hidden, Activation::ReluSquare, nullptr);  // k = relu(W_k x_k)^2
     // 7a/7b DeepEmbed: a token-dependent gate on the hidden units, from the unshifted LN2(x).
     if (hp_.arch != Arch::Rwkv7) deep_embed_gate(vc, L.deep_embed, xn, hidden);
     ops_.matmul(L.ffn.value, hidden, x, /*accumulate=*/true);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace rwkv {
@@ -23,6 +25,21 @@ int64_t dim_of(const TensorMap& t, const std::string& name, size_t i) {
 // Slots relative to VariantContext::first_slot.
 enum DeepEmbedSlot { kDeU = 0, kDeS, kDeZ, kDeGate, kDeSlots };
 enum DeaSlot { kDeaQ = kDeSlots, kDeaKLow, kDeaVLow, kDeaK, kDeaV, kDeaKEmb, kDeaVEmb, kDeaDeltaQ, kDeaDeltaV, kDeaOut };
+
+// Grows the layer's DEA cache (backend memory) to hold at least `positions` rows, doubling its
+// capacity so that appending one token at a time copies each row O(1) times on average.
+void reserve_dea_cache(Backend& ops, LayerState& s, int64_t positions, int64_t d_qk, int64_t d_v) {
+  const int64_t capacity = static_cast<int64_t>(s.dea_keys.size()) / d_qk;
+  if (positions <= capacity) return;
+  const int64_t grown = std::max<int64_t>({positions, 2 * capacity, 64});
+  Buffer keys(&ops, static_cast<size_t>(grown * d_qk)), values(&ops, static_cast<size_t>(grown * d_v));
+  if (s.dea_len > 0) {
+    ops.copy(keys.data(), s.dea_keys.data(), static_cast<size_t>(s.dea_len * d_qk));
+    ops.copy(values.data(), s.dea_values.data(), static_cast<size_t>(s.dea_len * d_v));
+  }
+  s.dea_keys = std::move(keys);
+  s.dea_values = std::move(values);
+}
 
 }  // namespace
 
@@ -135,11 +152,11 @@ Mat dea_forward(const VariantContext& c, const DeaWeights& w, const Mat& x, Laye
   ops.layer_norm(V, V, w.lnv_g, w.lnv_b, kLayerNormEps);
 
   // 4. Append this chunk to the context cache, then attend causally over the whole context.
-  const int64_t first = static_cast<int64_t>(s.dea_keys.size()) / D;
-  s.dea_keys.resize(static_cast<size_t>((first + T) * D));
-  s.dea_values.resize(static_cast<size_t>((first + T) * C));
-  ops.download(s.dea_keys.data() + first * D, K.data, static_cast<size_t>(T * D));
-  ops.download(s.dea_values.data() + first * C, V.data, static_cast<size_t>(T * C));
+  const int64_t first = s.dea_len;
+  reserve_dea_cache(ops, s, first + T, D, C);
+  ops.copy(s.dea_keys.data() + first * D, K.data, static_cast<size_t>(T * D));
+  ops.copy(s.dea_values.data() + first * C, V.data, static_cast<size_t>(T * C));
+  s.dea_len = first + T;
   ops.dea_attention({q.data, s.dea_keys.data(), s.dea_values.data(), out.data, T, first + T, first, D, C,
                      kDeaScoreCap, kDeaScoreScale});
   return out;

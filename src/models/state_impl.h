@@ -20,8 +20,11 @@ struct LayerState {
   // normalised rows instead: each step then costs O(1) projection work instead of O(context).
   Buffer dea_q_prev;                     // [d_qk] the previous token's q before its token shift
   Buffer dea_k_prev, dea_v_prev;         // the previous position's key/value before shift and LN
-  std::vector<float> dea_keys;           // [context][d_qk], shifted and layer-normed
-  std::vector<float> dea_values;         // [context][C]
+  // The cache lives in backend memory (it is read by dea_attention on the device); its capacity
+  // doubles as the context grows, and dea_len rows of it are filled.
+  Buffer dea_keys;                       // [capacity][d_qk], shifted and layer-normed
+  Buffer dea_values;                     // [capacity][C]
+  int64_t dea_len = 0;                   // context positions cached
 };
 
 struct State::Impl {
