@@ -8,6 +8,7 @@
 #include <random>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "tensor/convert.h"
 #include "tensor/dtype.h"
 
 namespace rwkv {
@@ -208,6 +209,64 @@ TEST_P(Ops, DeepEmbedAndDea) {
       s.b->dea_attention({s.put(q2), s.put(keys2), s.put(values2), out, rows, context, start, dk, dval, 64.0f, 1024.0f});
       return std::vector<Host>{s.get(out, rows * dval)};
     });
+  }
+}
+
+// matmul_batch: one-token batches run in one parallel region on the CPU (each thread's share of
+// every product). Against the scalar backend, and, with 8-bit activations for quantized weights,
+// against the same products made one by one.
+TEST_P(Ops, MatmulBatch) {
+  struct Spec {
+    DType d;
+    int64_t out, in;
+    WeightLayout layout;
+    Activation act;
+    bool bias, accumulate;
+  };
+  const std::vector<Spec> specs = {
+      {DType::BF16, 70, 48, WeightLayout::OutIn, Activation::Tanh, false, false},
+      {DType::BF16, 80, 48, WeightLayout::InOut, Activation::Sigmoid, true, false},
+      {DType::F32, 400, 40, WeightLayout::InOut, Activation::Identity, false, false},  // > 384 outputs
+      {DType::F16, 33, 64, WeightLayout::InOut, Activation::Identity, false, true},
+      {DType::Q8_0, 64, 96, WeightLayout::OutIn, Activation::Identity, false, true},
+      {DType::Q4_0, 50, 64, WeightLayout::OutIn, Activation::ReluSquare, false, false},
+  };
+  std::vector<std::vector<std::byte>> bytes;
+  for (const Spec& sp : specs) {
+    const int64_t rows = sp.layout == WeightLayout::OutIn ? sp.out : sp.in, cols = sp.layout == WeightLayout::OutIn ? sp.in : sp.out;
+    const Host wf = random_host(rows * cols, rng);
+    bytes.push_back(convert_rows(DType::F32, reinterpret_cast<const std::byte*>(wf.data()), rows, cols, sp.d));
+  }
+  for (int64_t T : {1, 3}) {
+    std::vector<Host> xs, y0s, biases;
+    for (const Spec& sp : specs) {
+      xs.push_back(random_host(T * sp.in, rng));
+      y0s.push_back(random_host(T * sp.out, rng));
+      biases.push_back(random_host(sp.out, rng));
+    }
+    // Runs the batch (or, `one_by_one`, the base class's loop over the products) and returns every y.
+    auto run = [&](Side& s, bool one_by_one) {
+      std::vector<Backend::Product> ps;
+      std::vector<float*> ys;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        const Spec& sp = specs[i];
+        const int64_t stored = sp.layout == WeightLayout::OutIn ? sp.in : sp.out;
+        WeightMatrix host{sp.d, sp.out, sp.in, bytes[i].data(), dtype_row_bytes(sp.d, stored), sp.layout};
+        ys.push_back(s.put(y0s[i]));
+        ps.push_back({s.b->upload_weight(host), {s.put(xs[i]), T, sp.in}, {ys.back(), T, sp.out}, sp.act,
+                      sp.bias ? s.put(biases[i]) : nullptr, sp.accumulate});
+      }
+      if (one_by_one) s.b->Backend::matmul_batch(ps);
+      else s.b->matmul_batch(ps);
+      std::vector<Host> out;
+      for (size_t i = 0; i < specs.size(); ++i) out.push_back(s.get(ys[i], static_cast<size_t>(T * specs[i].out)));
+      return out;
+    };
+    check("matmul_batch T=" + std::to_string(T), 1e-5, [&](Side& s) { return run(s, false); });
+    Side fast{make_cpu_backend({2, GetParam(), true}), {}};
+    const auto want = run(fast, true), got = run(fast, false);
+    for (size_t i = 0; i < want.size(); ++i)
+      expect_close(got[i], want[i], 1e-5, "fast matmul_batch T=" + std::to_string(T) + " product " + std::to_string(i));
   }
 }
 

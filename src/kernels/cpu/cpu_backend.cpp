@@ -161,6 +161,76 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // A batch of one-token products (a decode step's projections and LoRA factors) in one parallel
+  // region instead of one per product: each thread takes its share of every product (its rows, or
+  // for input-major factors its inputs), then the partial sums and activations are applied here.
+  void matmul_batch(std::span<const Product> products) override {
+    const bool decode = pool_.size() > 1 && std::all_of(products.begin(), products.end(),
+                                                        [](const Product& p) { return p.x.rows == 1; });
+    if (!decode) return Backend::matmul_batch(products);
+    const int threads = pool_.size();
+    batch_q8_.resize(products.size());
+    std::vector<DecodeJob>& jobs = batch_jobs_;
+    jobs.clear();
+    size_t partial_floats = 0;
+    for (size_t i = 0; i < products.size(); ++i) {
+      const Product& p = products[i];
+      check_matmul(p.w, p.x, p.y);
+      DecodeJob j{p.w, p.x, p.y, p.accumulate};
+      if (cpu::use_q8_activations(isa_, p.w, 1, fast_activations_)) {
+        cpu::quantize_activations(isa_, p.x, batch_q8_[i]);
+        j.q8 = &batch_q8_[i];
+      } else if (splits_inputs(p.w)) {
+        j.partials_at = partial_floats;
+        partial_floats += static_cast<size_t>((threads - 1) * p.w.rows);
+      }
+      jobs.push_back(j);
+    }
+    inout_partials_.resize(partial_floats);
+    pool_.run_on_all([&](int t) {
+      for (const DecodeJob& j : jobs) decode_share(j, t, threads);
+    });
+    for (size_t i = 0; i < products.size(); ++i) {
+      const Product& p = products[i];
+      if (splits_inputs(p.w) && !jobs[i].q8) add_partials(jobs[i], threads);
+      if (!p.accumulate && (p.act != Activation::Identity || p.bias)) activate(p.y, p.act, p.bias);
+    }
+  }
+
+  // One token's product prepared for sharing across the threads.
+  struct DecodeJob {
+    WeightMatrix w;
+    Mat x, y;
+    bool accumulate = false;
+    const cpu::Q8Activations* q8 = nullptr;  // x quantized (Q8_0/Q4_0 weights with fast activations)
+    size_t partials_at = 0;                  // input-major split by inputs: threads 1.. sum into inout_partials_ here
+  };
+  bool splits_inputs(const WeightMatrix& w) const { return w.layout == WeightLayout::InOut && isa_ >= cpu::Isa::Avx512; }
+
+  // Thread t's share of a job: output rows in blocks of 24, or (input-major, AVX-512) a block of
+  // inputs summed into y (thread 0) or into its partial (the others).
+  void decode_share(const DecodeJob& j, int t, int threads) {
+    if (j.q8 == nullptr && splits_inputs(j.w)) {
+      const int64_t k0 = j.w.cols * t / threads, k1 = j.w.cols * (t + 1) / threads;
+      float* out = t == 0 ? j.y.row(0) : inout_partials_.data() + j.partials_at + (t - 1) * j.w.rows;
+      return cpu::inout_matvec_inputs(isa_, j.w, j.x.row(0), k0, k1, out, t == 0 && j.accumulate);
+    }
+    const int64_t grain = j.w.layout == WeightLayout::InOut ? 32 : 24, blocks = (j.w.rows + grain - 1) / grain;
+    const int64_t o0 = std::min(j.w.rows, blocks * t / threads * grain);
+    const int64_t o1 = std::min(j.w.rows, blocks * (t + 1) / threads * grain);
+    if (o0 >= o1) return;
+    if (j.q8) cpu::q8a_rows(isa_, j.w, *j.q8, j.y, j.accumulate, o0, o1);
+    else if (j.w.layout == WeightLayout::InOut) cpu::inout_matmul(isa_, j.w, j.x, j.y, j.accumulate, o0, o1, nullptr);
+    else cpu::matvec_rows(isa_, j.w, j.x, j.y, j.accumulate, o0, o1);
+  }
+  void add_partials(const DecodeJob& j, int threads) {
+    float* y = j.y.row(0);
+    for (int t = 1; t < threads; ++t) {
+      const float* p = inout_partials_.data() + j.partials_at + (t - 1) * j.w.rows;
+      for (int64_t o = 0; o < j.w.rows; ++o) y[o] += p[o];
+    }
+  }
+
   // One token through an input-major matrix, split by inputs: thread i sums its block of stored rows
   // into its own partial (thread 0 straight into y), then the partials are added to y.
   void inout_decode(const WeightMatrix& w, const float* x, float* y, bool accumulate) {
@@ -354,7 +424,9 @@ class CpuBackend final : public Backend {
   std::vector<uint32_t> xpairs_;    // activations as bf16 pairs for the input-major bf16 GEMM
   std::vector<float> dea_scores_;   // DEA attention weights, [queries][context]
   cpu::Q8Activations q8_;           // activations quantized for the Q8_0/Q4_0 decode products
-  std::vector<float> inout_partials_;  // per-thread partial sums of an input-major decode product
+  std::vector<float> inout_partials_;  // per-thread partial sums of input-major decode products
+  std::vector<cpu::Q8Activations> batch_q8_;  // matmul_batch: each product's quantized activations
+  std::vector<DecodeJob> batch_jobs_;
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };
