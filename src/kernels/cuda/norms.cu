@@ -10,22 +10,28 @@ namespace rwkv::cuda {
 
 namespace {
 
+// The mean of the n values at p and 1 / sqrt(their variance + eps), for every thread of the block
+// (two passes: the variance from the differences, as the scalar twins compute it).
+__device__ __forceinline__ float2 mean_and_inv_std(const float* p, int64_t n, float eps, float* scratch) {
+  float s = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += p[i];
+  const float mean = block_sum(s, scratch) / static_cast<float>(n);
+  float v = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float d = p[i] - mean;
+    v += d * d;
+  }
+  return make_float2(mean, 1.0f / sqrtf(block_sum(v, scratch) / static_cast<float>(n) + eps));
+}
+
 // Slice s = (row s / groups, group s % groups) of n values; g and b indexed by position in the row.
 __global__ void layer_norm_kernel(const float* x, float* y, int64_t groups, int64_t n, const float* __restrict__ g,
                                   const float* __restrict__ b, float eps) {
   __shared__ float scratch[kWarp];
   const int64_t row = blockIdx.x / groups, group = blockIdx.x % groups;
   const int64_t base = row * groups * n + group * n, param = group * n;
-  float s = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[base + i];
-  const float mean = block_sum(s, scratch) / static_cast<float>(n);
-  float v = 0.0f;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float d = x[base + i] - mean;
-    v += d * d;
-  }
-  const float var = block_sum(v, scratch) / static_cast<float>(n);
-  const float inv = 1.0f / sqrtf(var + eps);
+  const float2 m = mean_and_inv_std(x + base, n, eps, scratch);
+  const float mean = m.x, inv = m.y;
   // Each thread writes only the elements it read, so y may alias x.
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
     y[base + i] = (x[base + i] - mean) * inv * g[param + i] + b[param + i];
@@ -90,15 +96,8 @@ __global__ void norm_bonus_gate_kernel(float* y, const float* __restrict__ ln_g,
   __shared__ float scratch[kWarp];
   const int64_t t = blockIdx.x / H, h = blockIdx.x % H;
   const int64_t base = t * H * N + h * N, param = h * N;
-  float s = 0.0f;
-  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) s += y[base + i];
-  const float mean = block_sum(s, scratch) / static_cast<float>(N);
-  float var = 0.0f;
-  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
-    const float d = y[base + i] - mean;
-    var += d * d;
-  }
-  const float inv = 1.0f / sqrtf(block_sum(var, scratch) / static_cast<float>(N) + eps);
+  const float2 m = mean_and_inv_std(y + base, N, eps, scratch);
+  const float mean = m.x, inv = m.y;
   float b = 0.0f;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) b += r[base + i] * k[base + i] * r_k[param + i];
   const float bonus = block_sum(b, scratch);
