@@ -48,7 +48,10 @@ struct LayerWeights {
   GatedChannelMixWeights ffn;
 };
 
-enum Slot { kXx = kFirstArchSlot, kXw, kXk, kXv, kXr, kXg, kR, kK, kV, kG, kW, kY, kLoraHidden };
+enum Slot {
+  kXx = kFirstArchSlot, kXw, kXk, kXv, kXr, kXg, kR, kK, kV, kG, kW, kY, kLoraHidden,
+  kMaaHidden,  // kMixCount slots from here: tanh(x_x A_m) of each mix
+};
 
 class Rwkv6Model final : public ModelBase {
  public:
@@ -92,12 +95,23 @@ class Rwkv6Model final : public ModelBase {
     return L;
   }
 
-  // out = x + d * (mu + tanh(x_x A) B): one data-dependent token-shift mix.
-  void ddlerp(const Mat& xn, const Mat& delta, const Mat& xx, const float* mu, const Lora& l, const Mat& out) {
-    lora(ops_, ws_, kLoraHidden, l, xx, Activation::Tanh, out);  // tanh(x_x A) B
-    ops_.activate(out, Activation::Identity, mu);                // + mu
-    ops_.mul(out, delta);                                         // * d
-    ops_.add(out, xn);                                            // + x
+  // mixed_m = x + d * (mu_m + tanh(x_x A_m) B_m) for the five mixes: the five A_m products as one
+  // batch, then the five B_m (independent products a backend may run together).
+  void data_dependent_mixes(const TimeMixWeights& W, const Mat& xn, const Mat& delta, const Mat& xx,
+                            const Mat (&mixed)[kMixCount]) {
+    Backend::Product down[kMixCount], up[kMixCount];
+    for (int m = 0; m < kMixCount; ++m) {
+      const Mat h = ws_.get(kMaaHidden + m, xx.rows, W.maa_lora[m].down.rows);
+      down[m] = {W.maa_lora[m].down, xx, h, Activation::Tanh};  // tanh(x_x A_m)
+      up[m] = {W.maa_lora[m].up, h, mixed[m]};                   // ... B_m
+    }
+    ops_.matmul_batch(down);
+    ops_.matmul_batch(up);
+    for (int m = 0; m < kMixCount; ++m) {
+      ops_.activate(mixed[m], Activation::Identity, W.maa[m]);  // + mu_m
+      ops_.mul(mixed[m], delta);                                 // * d
+      ops_.add(mixed[m], xn);                                    // + x
+    }
   }
 
   void time_mix(const TimeMixWeights& W, const Mat& x, LayerState& st) {
@@ -113,7 +127,7 @@ class Rwkv6Model final : public ModelBase {
     const float* const mix[] = {W.maa_x};
     const Mat mixed_x[] = {xx};
     ops_.token_shift_mix(xn, st.att_shift.data(), delta, mix, mixed_x);
-    for (int m = 0; m < kMixCount; ++m) ddlerp(xn, delta, xx, W.maa[m], W.maa_lora[m], mixed[m]);
+    data_dependent_mixes(W, xn, delta, xx, mixed);
 
     // 2. Receptance, key, value and the output gate g = silu(W_g x_g).
     receptance_key_value_gate(ops_, W.wkv, mixed[kMixR], mixed[kMixK], mixed[kMixV], mixed[kMixG], r, k, v, g);
