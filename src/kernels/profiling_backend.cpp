@@ -29,9 +29,27 @@ class ProfilingBackend final : public Backend {
   const float* upload_param(std::span<const float> h) override { return b_->upload_param(h); }
 
   void matmul(const WeightMatrix& w, const Mat& x, const Mat& y, bool acc) override {
-    const std::string key = fmt::format("matmul {} {}x{} T{}", dtype_name(w.dtype), w.rows, w.cols,
-                                        x.rows == 1 ? "=1" : ">1");
-    time(key, [&] { b_->matmul(w, x, y, acc); }, static_cast<double>((w.layout == WeightLayout::InOut ? w.cols : w.rows) * w.row_bytes));
+    time(matmul_key(w, x), [&] { b_->matmul(w, x, y, acc); }, weight_bytes(w));
+  }
+  // The grouped ops go to the inner backend as groups (its own implementation is what is timed);
+  // a product with its activation counts as the product.
+  void matmul_act(const WeightMatrix& w, const Mat& x, const Mat& y, Activation act, const float* bias) override {
+    time(matmul_key(w, x), [&] { b_->matmul_act(w, x, y, act, bias); }, weight_bytes(w));
+  }
+  void matmul_batch(std::span<const Product> products) override {
+    double bytes = 0;
+    for (const Product& p : products) bytes += weight_bytes(p.w);
+    const bool one_token = !products.empty() && products[0].x.rows == 1;
+    time(fmt::format("matmul_batch of {} T{}", products.size(), one_token ? "=1" : ">1"),
+         [&] { b_->matmul_batch(products); }, bytes);
+  }
+  void token_shift_mix(const Mat& x, float* prev, const Mat& delta, std::span<const float* const> mus,
+                       std::span<const Mat> outs) override {
+    time("token_shift_mix", [&] { b_->token_shift_mix(x, prev, delta, mus, outs); });
+  }
+  void rwkv7_norm_bonus_gate(const Mat& y, const float* ln_g, const float* ln_b, float eps, const Mat& r, const Mat& k,
+                             const Mat& v, const float* r_k, const Mat& g, int64_t H, int64_t N) override {
+    time("rwkv7_norm_bonus_gate", [&] { b_->rwkv7_norm_bonus_gate(y, ln_g, ln_b, eps, r, k, v, r_k, g, H, N); });
   }
   void embedding(const WeightMatrix& t, std::span<const int32_t> ids, const Mat& out) override {
     time("embedding", [&] { b_->embedding(t, ids, out); });
@@ -77,6 +95,13 @@ class ProfilingBackend final : public Backend {
     double seconds = 0, bytes = 0;
     int64_t calls = 0;
   };
+
+  static std::string matmul_key(const WeightMatrix& w, const Mat& x) {
+    return fmt::format("matmul {} {}x{} T{}", dtype_name(w.dtype), w.rows, w.cols, x.rows == 1 ? "=1" : ">1");
+  }
+  static double weight_bytes(const WeightMatrix& w) {
+    return static_cast<double>((w.layout == WeightLayout::InOut ? w.cols : w.rows) * w.row_bytes);
+  }
 
   template <typename F>
   void time(const std::string& key, F&& fn, double bytes = 0) {
