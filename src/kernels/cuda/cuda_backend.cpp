@@ -139,6 +139,7 @@ class CudaBackend final : public Backend {
   }
 
   WeightMatrix upload_weight(const WeightMatrix& host) override {
+    not_while_recording("upload_weight");  // a pageable copy and a stream sync: illegal while capturing
     const PreparedWeight p = prepare_on_host(host);
     const WeightMatrix& w = p.w;
     const int64_t dense_row = dtype_row_bytes(w.dtype, w.cols);
@@ -157,6 +158,7 @@ class CudaBackend final : public Backend {
   }
 
   const float* upload_param(std::span<const float> host) override {
+    not_while_recording("upload_param");
     const size_t bytes = (host.size_bytes() + kParamAlignment - 1) / kParamAlignment * kParamAlignment;
     if (bytes == 0) return nullptr;
     if (param_blocks_.empty() || param_used_ + bytes > param_block_bytes_) {

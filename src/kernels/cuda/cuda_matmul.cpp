@@ -121,7 +121,8 @@ void CudaMatmul::gemm(const WeightMatrix& w, const Mat& x, const Mat& y, bool ac
     product(w.rows, w.data, cuda_type(type), stride, rounded, cuda_type(type), y.data);
   } else if (w.layout == WeightLayout::OutIn) {
     // Exact: slices of output rows widened to f32, each an f32 GEMM into its columns of y.
-    const int64_t slice = std::clamp<int64_t>(kWidenSliceBytes / (w.cols * 4), 1, w.rows);
+    // (a product with no inputs still gets one slice: no division by zero)
+    const int64_t slice = std::clamp<int64_t>(kWidenSliceBytes / (std::max<int64_t>(w.cols, 1) * 4), 1, w.rows);
     float* wide = static_cast<float*>(widened_weights_.get(static_cast<size_t>(slice * w.cols) * 4, stream_));
     for (int64_t r0 = 0; r0 < w.rows; r0 += slice) {
       const int64_t rows = std::min(slice, w.rows - r0);
