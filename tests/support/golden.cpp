@@ -1,5 +1,7 @@
 #include "support/golden.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
@@ -27,6 +29,18 @@ std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, 
     for (size_t t = 0; t < tokens.size(); ++t) model.step(tokens[t], state, logits.data() + t * V);
   }
   return logits;
+}
+
+int top1_agreement(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab) {
+  const size_t V = static_cast<size_t>(vocab), rows = std::min(got.size(), want.size()) / V;
+  int agree = 0;
+  for (size_t t = 0; t < rows; ++t) {
+    auto argmax = [&](const std::vector<float>& v) {
+      return std::max_element(v.begin() + t * V, v.begin() + (t + 1) * V) - (v.begin() + t * V);
+    };
+    agree += argmax(got) == argmax(want);
+  }
+  return agree;
 }
 
 }  // namespace rwkv::test

@@ -24,4 +24,7 @@ bool load_golden_case(const std::string& name, GoldenCase* out);
 // options.chunk_size), "rnn" = one step per token.
 std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, const std::string& mode);
 
+// How many rows of `vocab` logits have their largest entry at the same place in both.
+int top1_agreement(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab);
+
 }  // namespace rwkv::test
