@@ -201,7 +201,7 @@ TEST_P(Ops, MatmulBatch) {
   const std::vector<Spec> specs = {
       {DType::BF16, 70, 48, WeightLayout::OutIn, Activation::Tanh, false, false},
       {DType::BF16, 80, 48, WeightLayout::InOut, Activation::Sigmoid, true, false},
-      {DType::F32, 400, 40, WeightLayout::InOut, Activation::Identity, false, false},  // > 384 outputs
+      {DType::F32, 400, 48, WeightLayout::InOut, Activation::Identity, false, false},  // > 384 outputs, > 64 KiB
       {DType::F16, 33, 64, WeightLayout::InOut, Activation::Identity, false, true},
       {DType::Q8_0, 64, 96, WeightLayout::OutIn, Activation::Identity, false, true},
       {DType::Q4_0, 50, 64, WeightLayout::OutIn, Activation::ReluSquare, false, false},
@@ -238,6 +238,7 @@ TEST_P(Ops, MatmulBatch) {
       return out;
     };
     check("matmul_batch T=" + std::to_string(T), 1e-5, [&](Side& s) { return run(s, false); });
+    check("matmul one by one T=" + std::to_string(T), 1e-5, [&](Side& s) { return run(s, true); });
     Side fast{make_cpu_backend({2, GetParam(), true}), {}};
     const auto want = run(fast, true), got = run(fast, false);
     for (size_t i = 0; i < want.size(); ++i)

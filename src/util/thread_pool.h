@@ -4,12 +4,14 @@
 // microseconds, not a thread start each.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace rwkv {
@@ -27,6 +29,13 @@ class ThreadPool {
   // Calls fn(thread_index) once on each of the n threads (the caller is index 0) and waits.
   void run_on_all(const std::function<void(int)>& fn);
 
+  // Thread i's share of [0, n) split into `threads` contiguous ranges whose bounds are multiples
+  // of `grain` (the last range ends at n): [begin, end), possibly empty.
+  static std::pair<int64_t, int64_t> share(int64_t n, int64_t grain, int i, int threads) {
+    const int64_t blocks = (n + grain - 1) / grain;
+    return {std::min(n, blocks * i / threads * grain), std::min(n, blocks * (i + 1) / threads * grain)};
+  }
+
   // Splits [0, n) into contiguous ranges, one per thread, rounded to multiples of `grain`,
   // and calls fn(begin, end) for each non-empty range. Runs inline when n is small.
   template <typename F>
@@ -40,8 +49,7 @@ class ThreadPool {
     }
     run_on_all([&](int i) {
       if (i >= threads) return;
-      const int64_t b0 = blocks * i / threads, b1 = blocks * (i + 1) / threads;
-      const int64_t begin = b0 * grain, end = std::min(n, b1 * grain);
+      const auto [begin, end] = share(n, grain, i, threads);
       if (begin < end) fn(begin, end);
     });
   }

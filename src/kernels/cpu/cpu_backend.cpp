@@ -131,7 +131,10 @@ class CpuBackend final : public Backend {
       return;
     }
     if (w.layout == WeightLayout::InOut) {  // input-major: split by outputs in multiples of 32
-      if (x.rows == 1 && isa_ >= cpu::Isa::Avx512) return inout_decode(w, x.row(0), y.row(0), accumulate);
+      if (x.rows == 1 && splits_inputs(w)) {  // small factors: a fork/join costs about what it saves
+        DecodeJob j{w, x, y, accumulate};
+        return run_decode_jobs({&j, 1}, w.cols * w.row_bytes < kInOutDecodeSplitBytes ? 1 : pool_.size());
+      }
       const uint32_t* pairs = nullptr;
       if (cpu::inout_uses_bf16_pairs(isa_, w, x.rows, fast_activations_)) {
         xpairs_.resize(static_cast<size_t>(x.rows * ((x.cols + 1) / 2)));
@@ -168,11 +171,8 @@ class CpuBackend final : public Backend {
     const bool decode = pool_.size() > 1 && std::all_of(products.begin(), products.end(),
                                                         [](const Product& p) { return p.x.rows == 1; });
     if (!decode) return Backend::matmul_batch(products);
-    const int threads = pool_.size();
     batch_q8_.resize(products.size());
-    std::vector<DecodeJob>& jobs = batch_jobs_;
-    jobs.clear();
-    size_t partial_floats = 0;
+    batch_jobs_.clear();
     for (size_t i = 0; i < products.size(); ++i) {
       const Product& p = products[i];
       check_matmul(p.w, p.x, p.y);
@@ -180,21 +180,12 @@ class CpuBackend final : public Backend {
       if (cpu::use_q8_activations(isa_, p.w, 1, fast_activations_)) {
         cpu::quantize_activations(isa_, p.x, batch_q8_[i]);
         j.q8 = &batch_q8_[i];
-      } else if (splits_inputs(p.w)) {
-        j.partials_at = partial_floats;
-        partial_floats += static_cast<size_t>((threads - 1) * p.w.rows);
       }
-      jobs.push_back(j);
+      batch_jobs_.push_back(j);
     }
-    inout_partials_.resize(partial_floats);
-    pool_.run_on_all([&](int t) {
-      for (const DecodeJob& j : jobs) decode_share(j, t, threads);
-    });
-    for (size_t i = 0; i < products.size(); ++i) {
-      const Product& p = products[i];
-      if (splits_inputs(p.w) && !jobs[i].q8) add_partials(jobs[i], threads);
+    run_decode_jobs(batch_jobs_, pool_.size());
+    for (const Product& p : products)
       if (!p.accumulate && (p.act != Activation::Identity || p.bias)) activate(p.y, p.act, p.bias);
-    }
   }
 
   // One token's product prepared for sharing across the threads.
@@ -203,51 +194,52 @@ class CpuBackend final : public Backend {
     Mat x, y;
     bool accumulate = false;
     const cpu::Q8Activations* q8 = nullptr;  // x quantized (Q8_0/Q4_0 weights with fast activations)
-    size_t partials_at = 0;                  // input-major split by inputs: threads 1.. sum into inout_partials_ here
+    size_t partials_at = 0;                  // split by inputs: where threads 1.. sum in inout_partials_
   };
+  // Input-major products of one token with AVX-512 are split by inputs (each thread streams its
+  // own block of stored rows), all others by output rows.
   bool splits_inputs(const WeightMatrix& w) const { return w.layout == WeightLayout::InOut && isa_ >= cpu::Isa::Avx512; }
 
-  // Thread t's share of a job: output rows in blocks of 24, or (input-major, AVX-512) a block of
-  // inputs summed into y (thread 0) or into its partial (the others).
+  // Runs the jobs on `threads` threads in one parallel region (inline for one), then adds the
+  // partial sums of those split by inputs.
+  void run_decode_jobs(std::span<DecodeJob> jobs, int threads) {
+    size_t partial_floats = 0;
+    for (DecodeJob& j : jobs)
+      if (splits_inputs(j.w)) {
+        j.partials_at = partial_floats;
+        partial_floats += static_cast<size_t>((threads - 1) * j.w.rows);
+      }
+    inout_partials_.resize(partial_floats);
+    if (threads == 1) {
+      for (const DecodeJob& j : jobs) decode_share(j, 0, 1);
+    } else {
+      pool_.run_on_all([&](int t) {
+        if (t >= threads) return;
+        for (const DecodeJob& j : jobs) decode_share(j, t, threads);
+      });
+    }
+    for (const DecodeJob& j : jobs)
+      if (splits_inputs(j.w))
+        for (int t = 1; t < threads; ++t) {
+          const float* p = inout_partials_.data() + j.partials_at + (t - 1) * j.w.rows;
+          float* y = j.y.row(0);
+          for (int64_t o = 0; o < j.w.rows; ++o) y[o] += p[o];
+        }
+  }
+
+  // Thread t's share of a job: a block of inputs summed into y (thread 0) or into its partial (the
+  // others), or output rows in blocks of 24 (32 for input-major without AVX-512).
   void decode_share(const DecodeJob& j, int t, int threads) {
-    if (j.q8 == nullptr && splits_inputs(j.w)) {
-      const int64_t k0 = j.w.cols * t / threads, k1 = j.w.cols * (t + 1) / threads;
+    if (splits_inputs(j.w)) {
+      const auto [k0, k1] = ThreadPool::share(j.w.cols, 1, t, threads);
       float* out = t == 0 ? j.y.row(0) : inout_partials_.data() + j.partials_at + (t - 1) * j.w.rows;
       return cpu::inout_matvec_inputs(isa_, j.w, j.x.row(0), k0, k1, out, t == 0 && j.accumulate);
     }
-    const int64_t grain = j.w.layout == WeightLayout::InOut ? 32 : 24, blocks = (j.w.rows + grain - 1) / grain;
-    const int64_t o0 = std::min(j.w.rows, blocks * t / threads * grain);
-    const int64_t o1 = std::min(j.w.rows, blocks * (t + 1) / threads * grain);
+    const auto [o0, o1] = ThreadPool::share(j.w.rows, j.w.layout == WeightLayout::InOut ? 32 : 24, t, threads);
     if (o0 >= o1) return;
     if (j.q8) cpu::q8a_rows(isa_, j.w, *j.q8, j.y, j.accumulate, o0, o1);
     else if (j.w.layout == WeightLayout::InOut) cpu::inout_matmul(isa_, j.w, j.x, j.y, j.accumulate, o0, o1, nullptr);
     else cpu::matvec_rows(isa_, j.w, j.x, j.y, j.accumulate, o0, o1);
-  }
-  void add_partials(const DecodeJob& j, int threads) {
-    float* y = j.y.row(0);
-    for (int t = 1; t < threads; ++t) {
-      const float* p = inout_partials_.data() + j.partials_at + (t - 1) * j.w.rows;
-      for (int64_t o = 0; o < j.w.rows; ++o) y[o] += p[o];
-    }
-  }
-
-  // One token through an input-major matrix, split by inputs: thread i sums its block of stored rows
-  // into its own partial (thread 0 straight into y), then the partials are added to y.
-  void inout_decode(const WeightMatrix& w, const float* x, float* y, bool accumulate) {
-    const int64_t bytes = w.cols * w.row_bytes;
-    const int threads = bytes < kInOutDecodeSplitBytes ? 1 : static_cast<int>(std::min<int64_t>(pool_.size(), w.cols));
-    if (threads == 1) return cpu::inout_matvec_inputs(isa_, w, x, 0, w.cols, y, accumulate);
-    inout_partials_.resize(static_cast<size_t>(threads * w.rows));
-    pool_.run_on_all([&](int i) {
-      if (i >= threads) return;
-      const int64_t k0 = w.cols * i / threads, k1 = w.cols * (i + 1) / threads;
-      if (i == 0) cpu::inout_matvec_inputs(isa_, w, x, k0, k1, y, accumulate);
-      else cpu::inout_matvec_inputs(isa_, w, x, k0, k1, inout_partials_.data() + i * w.rows, false);
-    });
-    for (int i = 1; i < threads; ++i) {
-      const float* p = inout_partials_.data() + i * w.rows;
-      for (int64_t o = 0; o < w.rows; ++o) y[o] += p[o];
-    }
   }
 
   void embedding(const WeightMatrix& table, std::span<const int32_t> ids, const Mat& out) override {
@@ -426,7 +418,7 @@ class CpuBackend final : public Backend {
   cpu::Q8Activations q8_;           // activations quantized for the Q8_0/Q4_0 decode products
   std::vector<float> inout_partials_;  // per-thread partial sums of input-major decode products
   std::vector<cpu::Q8Activations> batch_q8_;  // matmul_batch: each product's quantized activations
-  std::vector<DecodeJob> batch_jobs_;
+  std::vector<DecodeJob> batch_jobs_;        // matmul_batch: its products as decode jobs
   std::mutex params_mutex_;
   std::deque<std::vector<float>> params_;  // deque: pointers stay valid as it grows
 };

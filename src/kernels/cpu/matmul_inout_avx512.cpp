@@ -119,8 +119,12 @@ void matvec_inputs_wide(const WeightMatrix& w, const float* x, int64_t k0, int64
   int64_t next = k0, queued = 0;  // the next row the prefetch looks at; rows requested beyond k
   for (int64_t k = k0; k < k1; ++k) {
     if (x[k] == 0.0f) continue;  // a zero input contributes nothing: its weight row is not read at all
-    if (next <= k) next = k + 1, queued = 0;
-    else --queued;  // row k was one of them
+    if (next <= k) {  // nothing requested beyond k yet
+      next = k + 1;
+      queued = 0;
+    } else {
+      --queued;  // row k was one of those requested
+    }
     for (; queued < want && next < k1; ++next) {
       if (x[next] == 0.0f) continue;
       const char* row = reinterpret_cast<const char*>(w.row(next));
