@@ -48,13 +48,7 @@ TEST_P(CudaGolden, MatchesOfficialLogits) {
   ASSERT_TRUE(parse_dtype(dtype, &d));
   opt.dtype = d;
   opt.chunk_size = 7;  // several chunks (state carried between them), each past the matvec kernels' 4 tokens
-  auto model = Model::load({(c.dir / file).string()}, opt);
-  const auto logits = run_logits(*model, c.tokens, mode);
-  const auto expected = read_f32(c.dir / "logits.f32");
-  ASSERT_EQ(logits.size(), expected.size());
-  const double diff = max_abs_diff(logits, expected);
-  EXPECT_LE(diff, kTolerance) << model->describe();
-  RecordProperty("max_abs_diff", std::to_string(diff));
+  expect_official_logits(c, file, mode, opt, kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(

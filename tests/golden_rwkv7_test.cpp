@@ -29,11 +29,7 @@ TEST_P(Rwkv7Golden, MatchesOfficialLogits) {
   ASSERT_TRUE(parse_dtype(dtype, &d));
   opt.dtype = d;
   opt.chunk_size = 7;  // several chunks, so the state is carried between them too
-  auto model = Model::load({(c.dir / file).string()}, opt);
-  const auto logits = run_logits(*model, c.tokens, mode);
-  const auto expected = read_f32(c.dir / "logits.f32");
-  ASSERT_EQ(logits.size(), expected.size());
-  EXPECT_LE(max_abs_diff(logits, expected), kTolerance) << model->describe();
+  expect_official_logits(c, file, mode, opt, kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
@@ -29,6 +30,17 @@ std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, 
     for (size_t t = 0; t < tokens.size(); ++t) model.step(tokens[t], state, logits.data() + t * V);
   }
   return logits;
+}
+
+void expect_official_logits(const GoldenCase& c, const std::string& file, const std::string& mode,
+                            const ModelOptions& options, double tolerance) {
+  auto model = Model::load({(c.dir / file).string()}, options);
+  const auto logits = run_logits(*model, c.tokens, mode);
+  const auto expected = read_f32(c.dir / "logits.f32");
+  ASSERT_EQ(logits.size(), expected.size());
+  const double diff = max_abs_diff(logits, expected);
+  EXPECT_LE(diff, tolerance) << model->describe();
+  ::testing::Test::RecordProperty("max_abs_diff", std::to_string(diff));
 }
 
 int top1_agreement(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab) {

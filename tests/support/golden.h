@@ -24,6 +24,11 @@ bool load_golden_case(const std::string& name, GoldenCase* out);
 // options.chunk_size), "rnn" = one step per token.
 std::vector<float> run_logits(Model& model, const std::vector<int32_t>& tokens, const std::string& mode);
 
+// Loads <case dir>/<file> with `options`, runs the case's tokens ("seq" or "rnn") and expects its
+// logits within `tolerance` (max |diff|) of the official ones in logits.f32; records that difference.
+void expect_official_logits(const GoldenCase& c, const std::string& file, const std::string& mode,
+                            const ModelOptions& options, double tolerance);
+
 // How many rows of `vocab` logits have their largest entry at the same place in both.
 int top1_agreement(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab);
 
