@@ -1,6 +1,6 @@
-// Decode products with 8-bit activations (fast_activations) for Q8_0 and Q4_0 weights: the VNNI
-// kernel equals its scalar twin (the same integer sums) up to float summation order, and both
-// stay within the activation rounding of the exact product.
+// Decode products with 8-bit activations (fast_activations) for Q8_0 and Q4_0 weights: the SIMD
+// kernels (AVX512_VNNI, AVX2) equal their scalar twin (the same integer sums) up to float summation
+// order, and all stay within the activation rounding of the exact product.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,11 +32,13 @@ TEST(Q8Activations, KernelMatchesScalarTwinAndStaysNearTheExactProduct) {
           ref_quantize_activations(xm, q);
           std::vector<float> twin(exact.size()), got(exact.size());
           ref_q8a_rows(w, q, Mat{twin.data(), T, rows}, false, 0, rows);
-          if (use_q8_activations(active_isa(), w, T, true)) {
-            q8a_rows(active_isa(), w, q, Mat{got.data(), T, rows}, false, 0, rows / 2);
-            q8a_rows(active_isa(), w, q, Mat{got.data(), T, rows}, false, rows / 2, rows);
+          for (Isa isa : supported_isas()) {
+            if (!use_q8_activations(isa, w, T, true)) continue;
+            q8a_rows(isa, w, q, Mat{got.data(), T, rows}, false, 0, rows / 2);
+            q8a_rows(isa, w, q, Mat{got.data(), T, rows}, false, rows / 2, rows);
             for (size_t i = 0; i < got.size(); ++i)
-              ASSERT_NEAR(got[i], twin[i], 1e-4 * (1 + std::fabs(twin[i]))) << dtype_name(d) << " " << rows << "x" << cols;
+              ASSERT_NEAR(got[i], twin[i], 1e-4 * (1 + std::fabs(twin[i])))
+                  << isa_name(isa) << " " << dtype_name(d) << " " << rows << "x" << cols;
           }
           // 8-bit activations: error up to max|x|/254 per element (std ~0.006 here), random signs -> grows as
           // sqrt(cols); the bound is about 9 standard deviations

@@ -17,7 +17,7 @@ constexpr int64_t kMaxTokens = 4;
 
 bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
   return fast_activations && T <= kMaxTokens && (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0) &&
-         isa >= Isa::Avx512 && has_avx512_vnni() && w.layout == WeightLayout::OutIn;
+         isa >= Isa::Avx2 && w.layout == WeightLayout::OutIn;
 }
 
 namespace {
@@ -60,9 +60,9 @@ void ref_quantize_activations(const Mat& x, Q8Activations& out) {
 
 void quantize_activations(Isa isa, const Mat& x, Q8Activations& out) {
 #if defined(__x86_64__)
-  if (isa >= Isa::Avx512) {
+  if (isa >= Isa::Avx2) {
     shape_q8(x, out);
-    return quantize_activations_avx512(x, out);
+    return isa >= Isa::Avx512 ? quantize_activations_avx512(x, out) : quantize_activations_avx2(x, out);
   }
 #endif
   ref_quantize_activations(x, out);
@@ -98,6 +98,7 @@ void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat&
               int64_t o1) {
 #if defined(__x86_64__)
   if (isa >= Isa::Avx512 && has_avx512_vnni()) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
+  if (isa >= Isa::Avx2) return q8a_rows_avx2(w, x, y, accumulate, o0, o1);
 #endif
   ref_q8a_rows(w, x, y, accumulate, o0, o1);
 }

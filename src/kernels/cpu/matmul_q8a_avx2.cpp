@@ -1,0 +1,178 @@
+// AVX2 kernels of matmul_q8a.h, for x86 CPUs without AVX512_VNNI: one 32-weight block per 256-bit
+// integer dot product (maddubs: u8 x s8 pairs into s16, then madd into s32 lanes). The sums are
+// the scalar twin's integers exactly. Only called after a run-time CPU check; no std:: templates
+// inside the SIMD region.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/matmul_q8a.h"
+#include "kernels/cpu/simd_target.h"
+
+RWKV_SIMD_BEGIN("avx2,fma,f16c")
+
+namespace rwkv::cpu {
+namespace {
+
+constexpr int64_t kQ = 32;
+
+inline float half_to_float(const std::byte* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// The 32 weights of one block as bytes in x's order, and the 8 lanes of its integer dot product
+// with x's block (sum of the lanes = the block's dot product).
+template <DType D>
+struct Block;
+
+template <>
+struct Block<DType::Q8_0> {
+  static constexpr int64_t kBytes = 34;
+  static __m256i weights(const std::byte* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
+  // signed x signed: maddubs takes u8 x s8, so |w| times x with w's sign moved onto x. The pair
+  // sums fit s16: |w| <= 128 and |x| <= 127 give at most 2 * 128 * 127 = 32512.
+  static __m256i dot(__m256i w, __m256i x, int32_t /*x_sum*/) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+  }
+};
+
+template <>
+struct Block<DType::Q4_0> {
+  static constexpr int64_t kBytes = 18;
+  // Unsigned 4-bit values: the low nibbles are weights 0-15, the high ones 16-31.
+  static __m256i weights(const std::byte* blk) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i nib = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(v, nib), hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  }
+  // The zero point: sum (q - 8) x = sum q x - 8 sum x, the correction taken from lane 0.
+  static __m256i dot(__m256i w, __m256i x, int32_t x_sum) {
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+    return _mm256_sub_epi32(s, _mm256_setr_epi32(8 * x_sum, 0, 0, 0, 0, 0, 0, 0));
+  }
+};
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+// R weight rows x TT tokens.
+template <DType D, int R, int TT>
+void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  using B = Block<D>;
+  __m256 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    __m256i xq[TT];
+    float dx[TT];
+    int32_t xs[TT];
+    for (int t = 0; t < TT; ++t) {
+      const int64_t at = (t0 + t) * x.padded + b;
+      xq[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
+      dx[t] = x.d[static_cast<size_t>(at)];
+      xs[t] = x.sum[static_cast<size_t>(at)];
+    }
+    // Decode prefetches (they never fault): one row at a time is one sequential stream, asked for
+    // 2 KiB ahead; a block of rows asks for the next block.
+    if (TT == 1)
+      for (int r = 0; r < R; ++r) {
+        const char* next = reinterpret_cast<const char*>(w.row(o + r)) + b * B::kBytes + (R == 1 ? 2048 : R * w.row_bytes);
+        _mm_prefetch(next, _MM_HINT_T0);
+        _mm_prefetch(next + B::kBytes - 1, _MM_HINT_T0);
+      }
+    for (int r = 0; r < R; ++r) {
+      const std::byte* blk = w.row(o + r) + b * B::kBytes;
+      const __m256i wq = B::weights(blk);
+      const float dw = half_to_float(blk);
+      for (int t = 0; t < TT; ++t)
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(B::dot(wq, xq[t], xs[t])), _mm256_set1_ps(dw * dx[t]), acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float* out = y.row(t0 + t) + o + r;
+      const float sum = hsum(acc[r][t]);
+      *out = accumulate ? *out + sum : sum;
+    }
+}
+
+template <DType D, int R, int TT>
+void rows_tokens(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                 int64_t t0) {
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) rows_block<D, R, TT>(w, x, y, accumulate, o, t0);
+  for (; o < o1; ++o) rows_block<D, 1, TT>(w, x, y, accumulate, o, t0);
+}
+
+template <DType D>
+void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 2 <= x.T; t += 2) rows_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
+  // One token: as the VNNI kernel, Q8_0 row by row (one sequential stream), Q4_0 four rows at a
+  // time (its unpacking needs independent rows to keep up with memory).
+  if (t < x.T) rows_tokens<D, D == DType::Q4_0 ? 4 : 1, 1>(w, x, y, accumulate, o0, o1, t);
+}
+
+}  // namespace
+
+// The activations block by block, as ref_quantize_activations and the AVX-512 twin (out already
+// shaped): the same max, scale and products; halves rounded away from zero exactly (truncate,
+// then step away from zero where the dropped fraction is at least one half).
+void quantize_activations_avx2(const Mat& x, Q8Activations& out) {
+  const __m256 one_half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t b = 0; b < out.blocks; ++b) {
+      const float* v = x.row(t) + b * kQ;
+      __m256 p[4];
+      __m256 amax = _mm256_setzero_ps();
+      for (int i = 0; i < 4; ++i) {
+        p[i] = _mm256_loadu_ps(v + 8 * i);
+        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, p[i]));
+      }
+      __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+      m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+      m = _mm_max_ss(m, _mm_movehdup_ps(m));
+      const float d = _mm_cvtss_f32(m) / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      __m256i q[4];
+      __m256i sum = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        const __m256 s = _mm256_mul_ps(p[i], _mm256_set1_ps(id));
+        const __m256 whole = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, whole)), one_half, _CMP_GE_OQ);
+        const __m256 away = _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(s, sign)));  // +-1 with s's sign, or 0
+        q[i] = _mm256_cvttps_epi32(_mm256_add_ps(whole, away));
+        sum = _mm256_add_epi32(sum, q[i]);
+      }
+      // 32 int32 in [-127, 127] to bytes: the packs work within 128-bit lanes, the permute puts
+      // the four 8-byte groups back in order.
+      const __m256i a = _mm256_packs_epi32(q[0], q[1]), c = _mm256_packs_epi32(q[2], q[3]);
+      const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, c), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      const int64_t at = t * out.padded + b;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q.data() + at * kQ), bytes);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+      out.d[static_cast<size_t>(at)] = d;
+      out.sum[static_cast<size_t>(at)] = _mm_cvtsi128_si32(s4);
+    }
+}
+
+void q8a_rows_avx2(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
+                   int64_t o1) {
+  if (w.dtype == DType::Q8_0) return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
+  run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+}
+
+}  // namespace rwkv::cpu
+
+RWKV_SIMD_END
+#endif  // __x86_64__
