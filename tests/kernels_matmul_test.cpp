@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_inout.h"
+#include "kernels/cpu/matmul_quant.h"
 #include "kernels/cpu/reference.h"
 #include "tensor/convert.h"
 #include "tensor/dtype.h"
+#include "tensor/quant.h"
 
 namespace rwkv::cpu {
 namespace {
@@ -191,6 +194,31 @@ TEST(MatmulKernels, Bf16ActivationGemmMatchesRoundedReference) {
       gemm_rows(Isa::Avx512Bf16, w, p, Mat{y.data(), T, c.rows}, false, 0, c.rows);
       for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-3) << c.rows << "x" << c.cols << " T=" << T;
     }
+  }
+}
+
+// The SIMD dequantizers (decode scratch and prompt GEMM rows) write quant::dequantize_row's values
+// bit for bit, for rows of very different magnitudes (every scale and min combination the
+// quantizers make) and zero rows.
+TEST(MatmulKernels, SimdDequantizationEqualsScalarBitForBit) {
+  const auto isas = supported_isas();
+  if (isas.back() < Isa::Avx2) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t rows = 12, cols = 1024;
+  std::vector<float> f(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < cols; ++i)
+      f[static_cast<size_t>(r * cols + i)] = r == 5 ? 0.0f : dist(rng) * std::pow(10.0f, static_cast<float>(r % 7 - 3));
+  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const auto bytes = convert_rows(DType::F32, reinterpret_cast<const std::byte*>(f.data()), rows, cols, d);
+    const WeightMatrix w{d, rows, cols, bytes.data(), dtype_row_bytes(d, cols)};
+    std::vector<float> want(f.size()), got(f.size());
+    for (int64_t r = 0; r < rows; ++r) quant::dequantize_row(d, w.row(r), cols, want.data() + r * cols);
+    ASSERT_TRUE(quant_dequantize_rows_avx2(w, 0, rows, got.data())) << dtype_name(d);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4)) << "avx2 " << dtype_name(d);
+    if (isas.back() >= Isa::Avx512 && quant_dequantize_rows_avx512(w, 0, rows, got.data()))
+      EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4)) << "avx512 " << dtype_name(d);
   }
 }
 

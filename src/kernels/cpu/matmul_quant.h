@@ -6,7 +6,8 @@
 // (what the official code computes on dequantized checkpoints; ref::matmul is the scalar twin):
 //  - matvec (decode): with AVX-512, the 32-weight block types are widened block by block in
 //    registers (matmul_quant_avx512.cpp); other types and ISAs dequantize groups of kRowGroup
-//    rows into f32 scratch and run the ISA's f32 kernel on them;
+//    rows into f32 scratch (with AVX2 code for the common types, dequant_avx2.cpp) and run the
+//    ISA's f32 kernel on them;
 //  - GEMM (prompts): rows are dequantized into f32 scratch once and reused for every token.
 #pragma once
 
@@ -26,6 +27,8 @@ bool quant_matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y,
                               int64_t o1);
 // Rows [o, o + n) of a 32-weight block type widened to f32 into dst [n][cols]; false for others.
 bool quant_dequantize_rows_avx512(const WeightMatrix& w, int64_t o, int64_t n, float* dst);
+// The same with AVX2 for the 32-weight types and Q4_K, Q5_K, Q6_K (dequant_avx2.cpp); false for others.
+bool quant_dequantize_rows_avx2(const WeightMatrix& w, int64_t o, int64_t n, float* dst);
 // n floats rounded to bf16 (nearest even) with AVX512_BF16.
 void f32_to_bf16_avx512bf16(const float* src, int64_t n, uint16_t* dst);
 // The same for the GEMM path, with the f32 activations already packed (pack_activations, no bf16).
