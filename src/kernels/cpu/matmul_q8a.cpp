@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "tensor/dtype.h"
@@ -16,8 +17,9 @@ constexpr int64_t kMaxTokens = 4;
 }  // namespace
 
 bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
-  return fast_activations && T <= kMaxTokens && (w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0) &&
-         isa >= Isa::Avx2 && w.layout == WeightLayout::OutIn;
+  const bool type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_K ||
+                    w.dtype == DType::Q5_K || w.dtype == DType::Q6_K;
+  return fast_activations && T <= kMaxTokens && type && isa >= Isa::Avx2 && w.layout == WeightLayout::OutIn;
 }
 
 namespace {
@@ -68,7 +70,73 @@ void quantize_activations(Isa isa, const Mat& x, Q8Activations& out) {
   ref_quantize_activations(x, out);
 }
 
+namespace {
+// Sub-block e (0-7, 32 weights) of a K-quant super-block as integers and scales: weight j is
+// scale[j / 16] * q[j] - min.
+struct SubBlock {
+  int q[kQ];
+  float scale[2], min;
+};
+
+SubBlock k_sub_block(DType type, const std::byte* blk, int e) {
+  const auto* b = reinterpret_cast<const uint8_t*>(blk);
+  SubBlock s{};
+  if (type == DType::Q6_K) {  // half n of 128 weights, run r of 32 in it
+    const int n = e / 4, r = e % 4;
+    const uint8_t* ql = b + 64 * n + (r % 2) * 32;
+    const uint8_t* qh = b + offsetof(quant::BlockQ6_K, qh) + 32 * n;
+    for (int l = 0; l < kQ; ++l)
+      s.q[l] = (((ql[l] >> (4 * (r / 2))) & 0xF) | (((qh[l] >> (2 * r)) & 3) << 4)) - 32;
+    const auto* sc = reinterpret_cast<const int8_t*>(b + offsetof(quant::BlockQ6_K, scales)) + 8 * n + 2 * r;
+    uint16_t dh;
+    std::memcpy(&dh, b + offsetof(quant::BlockQ6_K, d), 2);
+    s.scale[0] = f16_to_f32(dh) * static_cast<float>(sc[0]);
+    s.scale[1] = f16_to_f32(dh) * static_cast<float>(sc[1]);
+    return s;
+  }
+  // Q4_K / Q5_K: the low (e even) or high nibbles of 32 bytes; Q5_K's 5th bit is bit e of qh.
+  const bool five = type == DType::Q5_K;
+  const uint8_t* qs = b + (five ? offsetof(quant::BlockQ5_K, qs) : offsetof(quant::BlockQ4_K, qs)) + 32 * (e / 2);
+  for (int l = 0; l < kQ; ++l) {
+    s.q[l] = (qs[l] >> (4 * (e % 2))) & 0xF;
+    if (five) s.q[l] |= ((b[offsetof(quant::BlockQ5_K, qh) + l] >> e) & 1) << 4;
+  }
+  uint16_t dh[2];
+  std::memcpy(dh, b, 4);
+  uint8_t sc, m;
+  quant::scale_min_k4(e, b + 4, &sc, &m);
+  s.scale[0] = s.scale[1] = f16_to_f32(dh[0]) * static_cast<float>(sc);
+  s.min = f16_to_f32(dh[1]) * static_cast<float>(m);
+  return s;
+}
+
+// y[t][o] of a K-quant row: per activation block, the integer dot products of its two halves
+// scaled, minus the min times the sum of the activations.
+float ref_k_row(const WeightMatrix& w, const Q8Activations& x, int64_t o, int64_t t) {
+  const int64_t per_super = quant::kBlockK / kQ, super_bytes = dtype_block_bytes(w.dtype);
+  float sum = 0.0f;
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    const SubBlock s = k_sub_block(w.dtype, w.row(o) + b / per_super * super_bytes, static_cast<int>(b % per_super));
+    const int8_t* xq = x.q.data() + (t * x.padded + b) * kQ;
+    int32_t dot[2] = {0, 0};
+    for (int l = 0; l < kQ; ++l) dot[l / 16] += s.q[l] * xq[l];
+    const float dx = x.d[static_cast<size_t>(t * x.padded + b)];
+    sum += dx * (s.scale[0] * static_cast<float>(dot[0]) + s.scale[1] * static_cast<float>(dot[1])) -
+           s.min * dx * static_cast<float>(x.sum[static_cast<size_t>(t * x.padded + b)]);
+  }
+  return sum;
+}
+}  // namespace
+
 void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  if (w.dtype == DType::Q4_K || w.dtype == DType::Q5_K || w.dtype == DType::Q6_K) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t t = 0; t < x.T; ++t) {
+        float& out = y.row(t)[o];
+        out = accumulate ? out + ref_k_row(w, x, o, t) : ref_k_row(w, x, o, t);
+      }
+    return;
+  }
   const int64_t block_bytes = dtype_block_bytes(w.dtype);
   for (int64_t o = o0; o < o1; ++o)
     for (int64_t t = 0; t < x.T; ++t) {
@@ -97,7 +165,8 @@ void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
 void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
               int64_t o1) {
 #if defined(__x86_64__)
-  if (isa >= Isa::Avx512 && has_avx512_vnni()) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
+  const bool vnni_type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0;
+  if (isa >= Isa::Avx512 && has_avx512_vnni() && vnni_type) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
   if (isa >= Isa::Avx2) return q8a_rows_avx2(w, x, y, accumulate, o0, o1);
 #endif
   ref_q8a_rows(w, x, y, accumulate, o0, o1);

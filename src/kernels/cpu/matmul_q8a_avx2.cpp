@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/simd_target.h"
+#include "tensor/quant.h"
 
 RWKV_SIMD_BEGIN("avx2,fma,f16c")
 
@@ -122,6 +123,120 @@ void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accum
   if (t < x.T) rows_tokens<D, D == DType::Q4_0 ? 4 : 1, 1>(w, x, y, accumulate, o0, o1, t);
 }
 
+// ---- K-quants (super-blocks of 256 weights = 8 activation blocks) ----
+// Each activation block meets one 32-weight sub-block (Q4_K/Q5_K: a 6-bit scale sc and min m per
+// 32; Q6_K: a signed scale per 16), so per activation block b:
+//   Q4_K/Q5_K: d * sc * dx * (q . xq) - dmin * m * dx * sum(xq)
+//   Q6_K:      d * dx * (sc_lo * (q . xq)[0..15] + sc_hi * (q . xq)[16..31]), q = 6-bit - 32
+
+// Unsigned 4/5-bit weights (u8) times signed activations: 8 s32 lanes, lanes 0-3 from weights
+// 0-15 and 4-7 from 16-31 (the 128-bit halves).
+inline __m256i dot_u8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+// Signed weights: |w| times x with w's sign moved onto x (|w| <= 32 here).
+inline __m256i dot_s8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+}
+
+template <DType D, int R, int TT>
+void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  constexpr int64_t kSuper = 256, kSub = kSuper / kQ;  // activation blocks per super-block
+  const int64_t block_bytes = D == DType::Q6_K ? 210 : D == DType::Q5_K ? 176 : 144;
+  __m256 acc[R][TT];
+  float mins[R][TT] = {};  // the Q4_K/Q5_K min terms, summed apart
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  for (int64_t sb = 0; sb < w.cols / kSuper; ++sb) {
+    if (TT == 1)  // decode: the next row block (R > 1) or 2 KiB ahead in this row
+      for (int r = 0; r < R; ++r) {
+        const char* next = reinterpret_cast<const char*>(w.row(o + r)) + sb * block_bytes + (R == 1 ? 2048 : R * w.row_bytes);
+        for (int64_t line = 0; line < block_bytes; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
+      }
+    for (int r = 0; r < R; ++r) {
+      const auto* blk = reinterpret_cast<const uint8_t*>(w.row(o + r)) + sb * block_bytes;
+      if constexpr (D == DType::Q6_K) {
+        const float d = half_to_float(reinterpret_cast<const std::byte*>(blk + 208));
+        const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+        const __m256i lo4 = _mm256_set1_epi8(0x0f), hi2 = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
+        for (int n = 0; n < 2; ++n) {
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n));
+          const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n + 32));
+          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n));
+          const __m256i q[4] = {
+              _mm256_or_si256(_mm256_and_si256(a, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 4), hi2)),
+              _mm256_or_si256(_mm256_and_si256(c, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 2), hi2)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), lo4), _mm256_and_si256(h, hi2)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), lo4),
+                              _mm256_and_si256(_mm256_srli_epi16(h, 2), hi2)),
+          };
+          for (int j = 0; j < 4; ++j) {
+            const __m256i wq = _mm256_sub_epi8(q[j], bias);
+            const float s_lo = d * static_cast<float>(sc[8 * n + 2 * j]), s_hi = d * static_cast<float>(sc[8 * n + 2 * j + 1]);
+            const __m256 scales = _mm256_set_m128(_mm_set1_ps(s_hi), _mm_set1_ps(s_lo));
+            for (int t = 0; t < TT; ++t) {
+              const int64_t at = (t0 + t) * x.padded + sb * kSub + 4 * n + j;
+              const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
+              const __m256 s = _mm256_mul_ps(scales, _mm256_set1_ps(x.d[static_cast<size_t>(at)]));
+              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_s8(wq, xq)), s, acc[r][t]);
+            }
+          }
+        }
+      } else {
+        const float d = half_to_float(reinterpret_cast<const std::byte*>(blk));
+        const float dmin = half_to_float(reinterpret_cast<const std::byte*>(blk + 2));
+        const uint8_t* scales = blk + 4;
+        const uint8_t* qs = blk + (D == DType::Q5_K ? 48 : 16);
+        __m256i qh = _mm256_setzero_si256();
+        if constexpr (D == DType::Q5_K) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+        for (int j = 0; j < 4; ++j) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+          __m256i half_q[2] = {_mm256_and_si256(q, nib), _mm256_and_si256(_mm256_srli_epi16(q, 4), nib)};
+          if constexpr (D == DType::Q5_K) {  // bit 2j of qh[l]: the 5th bit of the low value l; 2j+1: the high one
+            const __m256i one = _mm256_set1_epi8(1), hb = _mm256_srli_epi16(qh, 2 * j);
+            half_q[0] = _mm256_or_si256(half_q[0], _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+            half_q[1] = _mm256_or_si256(half_q[1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+          }
+          for (int e = 0; e < 2; ++e) {
+            uint8_t sc, m;
+            quant::scale_min_k4(2 * j + e, scales, &sc, &m);
+            const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
+            for (int t = 0; t < TT; ++t) {
+              const int64_t at = (t0 + t) * x.padded + sb * kSub + 2 * j + e;
+              const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
+              const float dx = x.d[static_cast<size_t>(at)];
+              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(half_q[e], xq)), _mm256_set1_ps(ds * dx), acc[r][t]);
+              mins[r][t] += dm * dx * static_cast<float>(x.sum[static_cast<size_t>(at)]);
+            }
+          }
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float* out = y.row(t0 + t) + o + r;
+      const float sum = hsum(acc[r][t]) - mins[r][t];
+      *out = accumulate ? *out + sum : sum;
+    }
+}
+
+template <DType D, int R, int TT>
+void k_rows_tokens(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
+                   int64_t o1, int64_t t0) {
+  int64_t o = o0;
+  for (; o + R <= o1; o += R) k_rows_block<D, R, TT>(w, x, y, accumulate, o, t0);
+  for (; o < o1; ++o) k_rows_block<D, 1, TT>(w, x, y, accumulate, o, t0);
+}
+
+template <DType D>
+void k_run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  int64_t t = 0;
+  for (; t + 2 <= x.T; t += 2) k_rows_tokens<D, 2, 2>(w, x, y, accumulate, o0, o1, t);
+  if (t < x.T) k_rows_tokens<D, 4, 1>(w, x, y, accumulate, o0, o1, t);
+}
+
 }  // namespace
 
 // The activations block by block, as ref_quantize_activations and the AVX-512 twin (out already
@@ -168,8 +283,15 @@ void quantize_activations_avx2(const Mat& x, Q8Activations& out) {
 
 void q8a_rows_avx2(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
                    int64_t o1) {
-  if (w.dtype == DType::Q8_0) return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
-  run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+  switch (w.dtype) {
+    case DType::Q8_0: return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_0: return run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_K: return k_run<DType::Q4_K>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_K: return k_run<DType::Q5_K>(w, x, y, accumulate, o0, o1);
+    case DType::Q6_K: return k_run<DType::Q6_K>(w, x, y, accumulate, o0, o1);
+    default: break;
+  }
+  __builtin_trap();
 }
 
 }  // namespace rwkv::cpu
