@@ -139,14 +139,35 @@ inline __m256i dot_s8(__m256i w, __m256i x) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
+// Lane i of v in every lane.
+inline __m256 lane(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i)); }
+
+// The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as floats: quant::scale_min_k4 for
+// all eight at once, on the 12 bytes as three little-endian words a, b, c (byte j of each):
+//   sc[0-3] = a & 63, m[0-3] = b & 63,
+//   sc[4-7] = (c & 15) | (a >> 6) << 4, m[4-7] = (c >> 4) | (b >> 6) << 4.
+inline void k4_scales(const uint8_t* packed, __m256* sc, __m256* mn) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+  const uint64_t s = (a & low6) | static_cast<uint64_t>((c & low4) | ((a >> 6) & low2) << 4) << 32;
+  const uint64_t m = (b & low6) | static_cast<uint64_t>(((c >> 4) & low4) | ((b >> 6) & low2) << 4) << 32;
+  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(s))));
+  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(m))));
+}
+
+// R weight rows x TT tokens. The scales are handled a super-block at a time as vectors of 8 (one
+// lane per activation block): scale[e] = d * sc[e] * dx[e], broadcast into each sub-block's
+// multiply-add, and the Q4_K/Q5_K min terms dmin * m[e] * dx[e] * sum(xq[e]) summed apart.
 template <DType D, int R, int TT>
 void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
   constexpr int64_t kSuper = 256, kSub = kSuper / kQ;  // activation blocks per super-block
   const int64_t block_bytes = D == DType::Q6_K ? 210 : D == DType::Q5_K ? 176 : 144;
-  __m256 acc[R][TT];
-  float mins[R][TT] = {};  // the Q4_K/Q5_K min terms, summed apart
+  __m256 acc[R][TT], mins[R][TT];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < TT; ++t) acc[r][t] = mins[r][t] = _mm256_setzero_ps();
   const __m256i nib = _mm256_set1_epi8(0x0f);
   for (int64_t sb = 0; sb < w.cols / kSuper; ++sb) {
     if (TT == 1)  // decode: the next row block (R > 1) or 2 KiB ahead in this row
@@ -154,11 +175,24 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
         const char* next = reinterpret_cast<const char*>(w.row(o + r)) + sb * block_bytes + (R == 1 ? 2048 : R * w.row_bytes);
         for (int64_t line = 0; line < block_bytes; line += 64) _mm_prefetch(next + line, _MM_HINT_T0);
       }
+    // The tokens' 8 activation blocks of this super-block: where they start, their scales.
+    int64_t at[TT];
+    __m256 dx[TT];
+    for (int t = 0; t < TT; ++t) {
+      at[t] = (t0 + t) * x.padded + sb * kSub;
+      dx[t] = _mm256_loadu_ps(x.d.data() + at[t]);
+    }
+    auto xq = [&](int t, int e) {
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + (at[t] + e) * kQ));
+    };
     for (int r = 0; r < R; ++r) {
       const auto* blk = reinterpret_cast<const uint8_t*>(w.row(o + r)) + sb * block_bytes;
       if constexpr (D == DType::Q6_K) {
-        const float d = half_to_float(reinterpret_cast<const std::byte*>(blk + 208));
-        const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+        // 16 signed scales, one per 16 weights: sub-block e's are sc[2e], sc[2e + 1].
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+        const __m256 d = _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk + 208)));
+        const __m256 sc[2] = {_mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8))),
+                              _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8))))};
         const __m256i lo4 = _mm256_set1_epi8(0x0f), hi2 = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
         for (int n = 0; n < 2; ++n) {
           const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n));
@@ -171,25 +205,33 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), lo4),
                               _mm256_and_si256(_mm256_srli_epi16(h, 2), hi2)),
           };
-          for (int j = 0; j < 4; ++j) {
-            const __m256i wq = _mm256_sub_epi8(q[j], bias);
-            const float s_lo = d * static_cast<float>(sc[8 * n + 2 * j]), s_hi = d * static_cast<float>(sc[8 * n + 2 * j + 1]);
-            const __m256 scales = _mm256_set_m128(_mm_set1_ps(s_hi), _mm_set1_ps(s_lo));
-            for (int t = 0; t < TT; ++t) {
-              const int64_t at = (t0 + t) * x.padded + sb * kSub + 4 * n + j;
-              const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
-              const __m256 s = _mm256_mul_ps(scales, _mm256_set1_ps(x.d[static_cast<size_t>(at)]));
-              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_s8(wq, xq)), s, acc[r][t]);
+          for (int t = 0; t < TT; ++t) {
+            // Lanes 2j, 2j+1 of sc[n] times dx of block 4n + j.
+            const __m256 dx_pairs = _mm256_permutevar8x32_ps(
+                dx[t], _mm256_add_epi32(_mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), _mm256_set1_epi32(4 * n)));
+            const __m256 s = _mm256_mul_ps(sc[n], dx_pairs);
+            for (int j = 0; j < 4; ++j) {
+              const __m256 sj = _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
+                                                                              2 * j + 1, 2 * j + 1, 2 * j + 1));
+              const __m256i dot = dot_s8(_mm256_sub_epi8(q[j], bias), xq(t, 4 * n + j));
+              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sj, acc[r][t]);
             }
           }
         }
       } else {
-        const float d = half_to_float(reinterpret_cast<const std::byte*>(blk));
-        const float dmin = half_to_float(reinterpret_cast<const std::byte*>(blk + 2));
-        const uint8_t* scales = blk + 4;
+        __m256 sc, mn;
+        k4_scales(blk + 4, &sc, &mn);
+        sc = _mm256_mul_ps(sc, _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk))));
+        mn = _mm256_mul_ps(mn, _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk + 2))));
         const uint8_t* qs = blk + (D == DType::Q5_K ? 48 : 16);
         __m256i qh = _mm256_setzero_si256();
         if constexpr (D == DType::Q5_K) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+        __m256 s[TT];
+        for (int t = 0; t < TT; ++t) {
+          s[t] = _mm256_mul_ps(sc, dx[t]);
+          const __m256 xsum = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.sum.data() + at[t])));
+          mins[r][t] = _mm256_fmadd_ps(mn, _mm256_mul_ps(dx[t], xsum), mins[r][t]);
+        }
         for (int j = 0; j < 4; ++j) {
           const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
           __m256i half_q[2] = {_mm256_and_si256(q, nib), _mm256_and_si256(_mm256_srli_epi16(q, 4), nib)};
@@ -198,18 +240,10 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
             half_q[0] = _mm256_or_si256(half_q[0], _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
             half_q[1] = _mm256_or_si256(half_q[1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
           }
-          for (int e = 0; e < 2; ++e) {
-            uint8_t sc, m;
-            quant::scale_min_k4(2 * j + e, scales, &sc, &m);
-            const float ds = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
-            for (int t = 0; t < TT; ++t) {
-              const int64_t at = (t0 + t) * x.padded + sb * kSub + 2 * j + e;
-              const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
-              const float dx = x.d[static_cast<size_t>(at)];
-              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(half_q[e], xq)), _mm256_set1_ps(ds * dx), acc[r][t]);
-              mins[r][t] += dm * dx * static_cast<float>(x.sum[static_cast<size_t>(at)]);
-            }
-          }
+          for (int e = 0; e < 2; ++e)
+            for (int t = 0; t < TT; ++t)
+              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(half_q[e], xq(t, 2 * j + e))), lane(s[t], 2 * j + e),
+                                          acc[r][t]);
         }
       }
     }
@@ -217,7 +251,7 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) {
       float* out = y.row(t0 + t) + o + r;
-      const float sum = hsum(acc[r][t]) - mins[r][t];
+      const float sum = hsum(_mm256_sub_ps(acc[r][t], mins[r][t]));
       *out = accumulate ? *out + sum : sum;
     }
 }
@@ -234,7 +268,7 @@ template <DType D>
 void k_run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
   int64_t t = 0;
   for (; t + 2 <= x.T; t += 2) k_rows_tokens<D, 2, 2>(w, x, y, accumulate, o0, o1, t);
-  if (t < x.T) k_rows_tokens<D, 4, 1>(w, x, y, accumulate, o0, o1, t);
+  if (t < x.T) k_rows_tokens<D, 1, 1>(w, x, y, accumulate, o0, o1, t);
 }
 
 }  // namespace
