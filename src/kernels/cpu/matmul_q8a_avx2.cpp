@@ -118,9 +118,9 @@ template <DType D>
 void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
   int64_t t = 0;
   for (; t + 2 <= x.T; t += 2) rows_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
-  // One token: as the VNNI kernel, Q8_0 row by row (one sequential stream), Q4_0 four rows at a
-  // time (its unpacking needs independent rows to keep up with memory).
-  if (t < x.T) rows_tokens<D, D == DType::Q4_0 ? 4 : 1, 1>(w, x, y, accumulate, o0, o1, t);
+  // One token: row by row, so the weights are read as one sequential stream (Q4_0 too, unlike the
+  // VNNI kernel: measured 268 -> 298 tok/s at 0.1B over blocks of 4 rows).
+  if (t < x.T) rows_tokens<D, 1, 1>(w, x, y, accumulate, o0, o1, t);
 }
 
 // ---- K-quants (super-blocks of 256 weights = 8 activation blocks) ----
