@@ -58,14 +58,10 @@ inline void matvec_block(const WeightMatrix& w, const Mat& x, const Mat& y, bool
   __m256 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
-  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     __m256 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm256_loadu_ps(x.row(t0 + t) + k);
-    if (TT == 1 && (k * kBytes) % 64 == 0)  // decode: the next row block ahead (as in matmul_avx512.cpp)
-      for (int r = 0; r < R; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(w.row(o + r)) + R * w.row_bytes + k * kBytes, _MM_HINT_T0);
     for (int r = 0; r < R; ++r) {
       const __m256 wv = load_weights<D>(w.row(o + r), k);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
@@ -88,11 +84,38 @@ void matvec_tokens(const WeightMatrix& w, const Mat& x, const Mat& y, bool accum
   for (; o < o1; ++o) matvec_block<D, 1, TT>(w, x, y, accumulate, o, t0);
 }
 
+// One token: the rows one after another, one sequential stream of weights, with a software
+// prefetch 2 KiB ahead in it (as matmul_avx512.cpp); four accumulators hide the FMA latency.
+template <DType D>
+void matvec_one_token(const WeightMatrix& w, const float* x, float* y, bool accumulate, int64_t o0, int64_t o1) {
+  constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
+  constexpr int64_t kAhead = 2048;
+  const int64_t K = w.cols;
+  for (int64_t o = o0; o < o1; ++o) {
+    const std::byte* row = w.row(o);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    int64_t k = 0;
+    for (; k + 4 * kLanes <= K; k += 4 * kLanes) {  // 32 weights: one (16-bit) or two (f32) cache lines
+      const char* next = reinterpret_cast<const char*>(row) + k * kBytes + kAhead;
+      _mm_prefetch(next, _MM_HINT_T0);
+      if constexpr (kBytes == 4) _mm_prefetch(next + 64, _MM_HINT_T0);
+      acc0 = _mm256_fmadd_ps(load_weights<D>(row, k), _mm256_loadu_ps(x + k), acc0);
+      acc1 = _mm256_fmadd_ps(load_weights<D>(row, k + kLanes), _mm256_loadu_ps(x + k + kLanes), acc1);
+      acc2 = _mm256_fmadd_ps(load_weights<D>(row, k + 2 * kLanes), _mm256_loadu_ps(x + k + 2 * kLanes), acc2);
+      acc3 = _mm256_fmadd_ps(load_weights<D>(row, k + 3 * kLanes), _mm256_loadu_ps(x + k + 3 * kLanes), acc3);
+    }
+    for (; k + kLanes <= K; k += kLanes) acc0 = _mm256_fmadd_ps(load_weights<D>(row, k), _mm256_loadu_ps(x + k), acc0);
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; k < K; ++k) sum += load_weight<D>(row, k) * x[k];
+    y[o] = accumulate ? y[o] + sum : sum;
+  }
+}
+
 template <DType D>
 void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
   int64_t t = 0;
   for (; t + 2 <= x.rows; t += 2) matvec_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
-  if (t < x.rows) matvec_tokens<D, 4, 1>(w, x, y, accumulate, o0, o1, t);
+  if (t < x.rows) matvec_one_token<D>(w, x.row(t), y.row(t), accumulate, o0, o1);
 }
 
 // GEMM: 2 weight rows x 32 tokens (4 vectors) per micro-tile.
