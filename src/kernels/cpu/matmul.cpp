@@ -88,7 +88,11 @@ void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const
     widened.resize(static_cast<size_t>(gemm_scratch_elements(o1 - o0, w.cols)));
     return gemm_rows_avx512(w, v, y, accumulate, o0, o1, widened.data());
   }
-  if (isa == Isa::Avx2) return gemm_rows_avx2(w, v, y, accumulate, o0, o1);
+  if (isa == Isa::Avx2) {
+    thread_local std::vector<float> widened;
+    widened.resize(static_cast<size_t>(6 * w.cols));
+    return gemm_rows_avx2(w, v, y, accumulate, o0, o1, widened.data());
+  }
 #endif
   throw Error("gemm_rows: no GEMM kernel for ISA {}", isa_name(isa));
 }

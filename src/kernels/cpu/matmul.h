@@ -54,7 +54,9 @@ void gemm_rows(Isa isa, const WeightMatrix& w, const PackedActivations& x, const
 // Per-ISA entry points (defined in matmul_avx2.cpp / matmul_avx512.cpp; absent ISAs fall back).
 void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
 void matvec_rows_avx512(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
-void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1);
+// The AVX2 GEMM's scratch: one 6-row tile widened and interleaved, 6 * K floats.
+void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                    float* scratch);
 // Weight rows per GEMM micro-tile of the AVX-512 kernels; their scratch holds that many rows
 // interleaved ([K][12] f32 or [pairs][12] bf16 pairs).
 inline constexpr int kGemmRowBlock = 12;

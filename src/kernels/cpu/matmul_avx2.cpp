@@ -118,46 +118,65 @@ void matvec(const WeightMatrix& w, const Mat& x, const Mat& y, bool accumulate, 
   if (t < x.rows) matvec_one_token<D>(w, x.row(t), y.row(t), accumulate, o0, o1);
 }
 
-// GEMM: 2 weight rows x 32 tokens (4 vectors) per micro-tile.
-constexpr int kMr = 2;
+// GEMM: 6 weight rows x 16 tokens (2 vectors) per micro-tile, 12 accumulators of the 16
+// registers. The rows of a tile are widened to f32 and interleaved ([K][6]) once, so that each
+// step broadcasts its 6 weights from one pointer; then every token block (two halves of 16)
+// runs against them.
+constexpr int kMr = 6;
 constexpr int64_t kNb = kTokenBlock;
+constexpr int64_t kHalf = 16;
 
-template <DType D, int MR>
-void gemm_block(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o) {
-  const int64_t K = w.cols;
-  for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
-    const float* xp = x.f32 + (t0 / kNb) * K * kNb;
-    __m256 acc[MR][4];
-    for (int r = 0; r < MR; ++r)
-      for (int h = 0; h < 4; ++h) acc[r][h] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < K; ++k) {
-      const __m256 b0 = _mm256_loadu_ps(xp + k * kNb), b1 = _mm256_loadu_ps(xp + k * kNb + 8);
-      const __m256 b2 = _mm256_loadu_ps(xp + k * kNb + 16), b3 = _mm256_loadu_ps(xp + k * kNb + 24);
-      for (int r = 0; r < MR; ++r) {
-        const __m256 a = _mm256_set1_ps(load_weight<D>(w.row(o + r), k));
-        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-        acc[r][2] = _mm256_fmadd_ps(a, b2, acc[r][2]);
-        acc[r][3] = _mm256_fmadd_ps(a, b3, acc[r][3]);
-      }
-    }
-    const int64_t nt = x.T - t0 < kNb ? x.T - t0 : kNb;
-    alignas(32) float tmp[kNb];
-    for (int r = 0; r < MR; ++r) {
-      for (int h = 0; h < 4; ++h) _mm256_store_ps(tmp + 8 * h, acc[r][h]);
-      for (int64_t t = 0; t < nt; ++t) {
-        float* out = y.row(t0 + t) + o + r;
-        *out = accumulate ? *out + tmp[t] : tmp[t];
-      }
-    }
+// One micro-tile over all K. The rows past the last one are zero in wi, so a short last tile
+// runs the same code. Twelve named accumulators: with an array, GCC 12 stored every one of them
+// to the stack at each step.
+void tile(const float* wi, int64_t K, const float* xp, float (&out)[kMr][kHalf]) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+  __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(xp + k * kNb), b1 = _mm256_loadu_ps(xp + k * kNb + 8);
+    const float* a = wi + k * kMr;
+    __m256 w = _mm256_broadcast_ss(a);
+    a00 = _mm256_fmadd_ps(w, b0, a00), a01 = _mm256_fmadd_ps(w, b1, a01);
+    w = _mm256_broadcast_ss(a + 1);
+    a10 = _mm256_fmadd_ps(w, b0, a10), a11 = _mm256_fmadd_ps(w, b1, a11);
+    w = _mm256_broadcast_ss(a + 2);
+    a20 = _mm256_fmadd_ps(w, b0, a20), a21 = _mm256_fmadd_ps(w, b1, a21);
+    w = _mm256_broadcast_ss(a + 3);
+    a30 = _mm256_fmadd_ps(w, b0, a30), a31 = _mm256_fmadd_ps(w, b1, a31);
+    w = _mm256_broadcast_ss(a + 4);
+    a40 = _mm256_fmadd_ps(w, b0, a40), a41 = _mm256_fmadd_ps(w, b1, a41);
+    w = _mm256_broadcast_ss(a + 5);
+    a50 = _mm256_fmadd_ps(w, b0, a50), a51 = _mm256_fmadd_ps(w, b1, a51);
+  }
+  const __m256 acc[kMr][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}};
+  for (int r = 0; r < kMr; ++r) {
+    _mm256_storeu_ps(out[r], acc[r][0]);
+    _mm256_storeu_ps(out[r] + 8, acc[r][1]);
   }
 }
 
 template <DType D>
-void gemm(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
-  int64_t o = o0;
-  for (; o + kMr <= o1; o += kMr) gemm_block<D, kMr>(w, x, y, accumulate, o);
-  for (; o < o1; ++o) gemm_block<D, 1>(w, x, y, accumulate, o);
+void gemm(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+          float* wi) {
+  const int64_t K = w.cols;
+  for (int64_t o = o0; o < o1; o += kMr) {
+    const int mr = o1 - o < kMr ? static_cast<int>(o1 - o) : kMr;
+    for (int64_t k = 0; k < K; ++k)
+      for (int r = 0; r < kMr; ++r) wi[k * kMr + r] = r < mr ? load_weight<D>(w.row(o + r), k) : 0.0f;
+    for (int64_t t0 = 0; t0 < x.T; t0 += kNb) {
+      const float* xp = x.f32 + (t0 / kNb) * K * kNb;
+      for (int64_t h = 0; h < kNb && t0 + h < x.T; h += kHalf) {
+        float out[kMr][kHalf];
+        tile(wi, K, xp + h, out);
+        const int64_t nt = x.T - t0 - h < kHalf ? x.T - t0 - h : kHalf;
+        for (int r = 0; r < mr; ++r)
+          for (int64_t t = 0; t < nt; ++t) {
+            float* dst = y.row(t0 + h + t) + o + r;
+            *dst = accumulate ? *dst + out[r][t] : out[r][t];
+          }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -172,11 +191,12 @@ void matvec_rows_avx2(const WeightMatrix& w, const Mat& x, const Mat& y, bool ac
   __builtin_trap();
 }
 
-void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+void gemm_rows_avx2(const WeightMatrix& w, const PackedView& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
+                    float* scratch) {
   switch (w.dtype) {
-    case DType::F32: return gemm<DType::F32>(w, x, y, accumulate, o0, o1);
-    case DType::BF16: return gemm<DType::BF16>(w, x, y, accumulate, o0, o1);
-    case DType::F16: return gemm<DType::F16>(w, x, y, accumulate, o0, o1);
+    case DType::F32: return gemm<DType::F32>(w, x, y, accumulate, o0, o1, scratch);
+    case DType::BF16: return gemm<DType::BF16>(w, x, y, accumulate, o0, o1, scratch);
+    case DType::F16: return gemm<DType::F16>(w, x, y, accumulate, o0, o1, scratch);
     default: break;
   }
   __builtin_trap();
