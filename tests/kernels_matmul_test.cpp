@@ -217,8 +217,9 @@ TEST(MatmulKernels, SimdDequantizationEqualsScalarBitForBit) {
     for (int64_t r = 0; r < rows; ++r) quant::dequantize_row(d, w.row(r), cols, want.data() + r * cols);
     ASSERT_TRUE(quant_dequantize_rows_avx2(w, 0, rows, got.data())) << dtype_name(d);
     EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4)) << "avx2 " << dtype_name(d);
-    if (isas.back() >= Isa::Avx512 && quant_dequantize_rows_avx512(w, 0, rows, got.data()))
+    if (isas.back() >= Isa::Avx512 && quant_dequantize_rows_avx512(w, 0, rows, got.data())) {
       EXPECT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * 4)) << "avx512 " << dtype_name(d);
+    }
   }
 }
 
