@@ -1,5 +1,5 @@
-// Decode products with 8-bit activations (fast_activations) for Q8_0, Q4_0 and the K-quants Q4_K,
-// Q5_K, Q6_K: the SIMD kernels (AVX512_VNNI, AVX2) equal their scalar twin (the same integer sums)
+// Decode products with 8-bit activations (fast_activations) for the 32-weight block types and the
+// K-quants Q4_K, Q5_K, Q6_K: the SIMD kernels (AVX512_VNNI, AVX2) equal their scalar twin (the same integer sums)
 // up to float summation order, and all stay within the activation rounding of the exact product.
 #include <gtest/gtest.h>
 
@@ -16,7 +16,8 @@ namespace {
 TEST(Q8Activations, KernelMatchesScalarTwinAndStaysNearTheExactProduct) {
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K}) {
     for (int64_t rows : {1, 5, 8, 37}) {
       for (int64_t cols : {32, 96, 256, 768}) {  // odd and even block counts
         if (cols % dtype_block_size(d) != 0) continue;

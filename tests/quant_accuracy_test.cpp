@@ -140,8 +140,8 @@ TEST(QuantAccuracy, KQuantsOnA768WideModel) {
 // Decode with 8-bit activations (fast_activations, the default of text generation) for every
 // type that has that path: token by token against the same quantized model's exact prompt
 // logits, on the 768-wide model (the K-quants' 256-blocks fit). What is measured is the
-// activation rounding alone: max|diff| 0.05 (q8_0, q4_k, q5_k, q6_k) to 0.107 (q4_0), top-1 12/12;
-// bounded at 1.5 x the largest.
+// activation rounding alone: max|diff| 0.047 (q4_k) to 0.107 (q4_0), top-1 12/12 (q5_0: 11/12, a
+// near tie); bounded at 1.5 x the largest and one position less than the lowest.
 TEST(QuantAccuracy, EightBitActivationDecodeStaysNearTheExactProduct) {
   HParams hp = standard_hparams(Arch::Rwkv7, "0.1b");
   hp.n_layer = 2;
@@ -150,7 +150,8 @@ TEST(QuantAccuracy, EightBitActivationDecodeStaysNearTheExactProduct) {
   const auto path = (dir / "m.safetensors").string();
   write_safetensors(path, random_checkpoint(hp, DType::BF16, 4));
   const std::vector<int32_t> tokens = {1, 5, 900, 17, 17, 300, 2, 1023, 64, 0, 511, 12};
-  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K}) {
     ModelOptions opt;
     opt.dtype = type;
     auto exact = Model::load({path}, opt);
@@ -162,7 +163,7 @@ TEST(QuantAccuracy, EightBitActivationDecodeStaysNearTheExactProduct) {
       std::printf("8-bit activations, %s: max|diff| %.3g, top-1 %.1f%%\n", std::string(dtype_name(type)).c_str(), diff,
                   100 * top1);
     EXPECT_LE(diff, 0.16) << dtype_name(type);
-    EXPECT_GE(top1, 11.0 / 12) << dtype_name(type);
+    EXPECT_GE(top1, 10.0 / 12) << dtype_name(type);
   }
 }
 

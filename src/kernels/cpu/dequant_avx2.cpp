@@ -18,19 +18,13 @@
 
 RWKV_SIMD_BEGIN("avx2,f16c")
 
+#include "kernels/cpu/quant_blocks_avx2.h"
+
 namespace rwkv::cpu {
 namespace {
 
 using quant::kBlock;
 using quant::kBlockK;
-
-inline float half(const void* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // 32 signed bytes to floats, times d_lo (values 0-15) or d_hi (16-31), plus m when kMin:
 // dst[i] = float(q[i]) * d (+ m), as the scalar code computes it.
@@ -48,35 +42,16 @@ inline void widen32(__m256i q, float d_lo, float d_hi, float m, float* dst) {
   }
 }
 
-// The 4-bit values of a 16-byte nibble array in weight order: low nibbles are weights 0-15, high
-// ones 16-31.
-inline __m256i nibbles16(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), mask), _mm_and_si128(b, mask));
-}
-
-// 0x10 in byte i where bit i of the little-endian 32-bit qh is set (the 5th bit of weight i).
-inline __m256i fifth_bits(const uint8_t* qh) {
-  uint32_t bits;
-  std::memcpy(&bits, qh, 4);
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
-                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
-                                                                0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-}
-
 void row_q8_0(const std::byte* src, int64_t nb, float* y) {
   for (int64_t i = 0; i < nb; ++i, src += sizeof(quant::BlockQ8_0)) {
-    const float d = half(src);
+    const float d = f16_at(src);
     widen32<false>(load32(src + 2), d, d, 0.0f, y + i * kBlock);
   }
 }
 
 void row_q4_0(const std::byte* src, int64_t nb, float* y) {
   for (int64_t i = 0; i < nb; ++i, src += sizeof(quant::BlockQ4_0)) {
-    const float d = half(src);
+    const float d = f16_at(src);
     const __m256i q = _mm256_sub_epi8(nibbles16(reinterpret_cast<const uint8_t*>(src + 2)), _mm256_set1_epi8(8));
     widen32<false>(q, d, d, 0.0f, y + i * kBlock);
   }
@@ -84,7 +59,7 @@ void row_q4_0(const std::byte* src, int64_t nb, float* y) {
 
 void row_q4_1(const std::byte* src, int64_t nb, float* y) {
   for (int64_t i = 0; i < nb; ++i, src += sizeof(quant::BlockQ4_1)) {
-    const float d = half(src), m = half(src + 2);
+    const float d = f16_at(src), m = f16_at(src + 2);
     widen32<true>(nibbles16(reinterpret_cast<const uint8_t*>(src + 4)), d, d, m, y + i * kBlock);
   }
 }
@@ -95,7 +70,7 @@ void row_q5(const std::byte* src, int64_t nb, float* y) {
   constexpr int kQh = kHasMin ? 4 : 2;  // the offset of qh (after d, or d and m)
   for (int64_t i = 0; i < nb; ++i, src += kBytes) {
     const auto* u = reinterpret_cast<const uint8_t*>(src);
-    const float d = half(src), m = kHasMin ? half(src + 2) : 0.0f;
+    const float d = f16_at(src), m = kHasMin ? f16_at(src + 2) : 0.0f;
     __m256i q = _mm256_or_si256(nibbles16(u + kQh + 4), fifth_bits(u + kQh));
     if constexpr (!kHasMin) q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
     widen32<kHasMin>(q, d, d, m, y + i * kBlock);
@@ -107,12 +82,10 @@ void row_q5(const std::byte* src, int64_t nb, float* y) {
 template <bool kFiveBit>
 void row_q45_k(const std::byte* src, int64_t nb, float* y) {
   using Block = std::conditional_t<kFiveBit, quant::BlockQ5_K, quant::BlockQ4_K>;
-  const __m256i nib = _mm256_set1_epi8(0x0f);
   for (int64_t i = 0; i < nb; ++i, src += sizeof(Block)) {
     const auto* b = reinterpret_cast<const uint8_t*>(src);
-    const float d = half(b), dmin = half(b + 2);
+    const float d = f16_at(b), dmin = f16_at(b + 2);
     const uint8_t* scales = b + 4;
-    const uint8_t* qs = b + offsetof(Block, qs);
     __m256i qh = _mm256_setzero_si256();
     if constexpr (kFiveBit) qh = load32(b + offsetof(quant::BlockQ5_K, qh));
     for (int j = 0; j < 4; ++j) {
@@ -121,17 +94,11 @@ void row_q45_k(const std::byte* src, int64_t nb, float* y) {
       const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
       quant::scale_min_k4(2 * j + 1, scales, &sc, &m);
       const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
-      const __m256i q = load32(qs + 32 * j);
-      __m256i lo = _mm256_and_si256(q, nib), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nib);
-      if constexpr (kFiveBit) {  // bit 2j of qh[l] is the 5th bit of the low value l, bit 2j+1 of the high one
-        const __m256i one = _mm256_set1_epi8(1);
-        const __m256i hb = _mm256_srli_epi16(qh, 2 * j);
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
-      }
+      __m256i q[2];
+      k45_group(b + offsetof(Block, qs), kFiveBit ? &qh : nullptr, j, q);
       float* out = y + i * kBlockK + 64 * j;
-      widen32<true>(lo, d1, d1, -m1, out);  // x - m1 is x + (-m1) exactly
-      widen32<true>(hi, d2, d2, -m2, out + 32);
+      widen32<true>(q[0], d1, d1, -m1, out);  // x - m1 is x + (-m1) exactly
+      widen32<true>(q[1], d2, d2, -m2, out + 32);
     }
   }
 }
@@ -139,21 +106,14 @@ void row_q45_k(const std::byte* src, int64_t nb, float* y) {
 // Q6_K: two halves of 128 weights; in each, 4-bit lows from ql and 2-bit highs from qh make four
 // runs of 32 (q - 32), with a signed 8-bit scale per 16 weights: weight = d * sc * q.
 void row_q6_k(const std::byte* src, int64_t nb, float* y) {
-  const __m256i lo4 = _mm256_set1_epi8(0x0f), hi2 = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
+  const __m256i bias = _mm256_set1_epi8(32);
   for (int64_t i = 0; i < nb; ++i, src += sizeof(quant::BlockQ6_K)) {
     const auto* b = reinterpret_cast<const uint8_t*>(src);
-    const float d = half(b + offsetof(quant::BlockQ6_K, d));
+    const float d = f16_at(b + offsetof(quant::BlockQ6_K, d));
     const auto* sc = reinterpret_cast<const int8_t*>(b + offsetof(quant::BlockQ6_K, scales));
     for (int n = 0; n < 2; ++n) {
-      const uint8_t* ql = b + 64 * n;
-      const uint8_t* qh = b + offsetof(quant::BlockQ6_K, qh) + 32 * n;
-      const __m256i a = load32(ql), c = load32(ql + 32), h = load32(qh);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(a, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 4), hi2)),
-          _mm256_or_si256(_mm256_and_si256(c, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 2), hi2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), lo4), _mm256_and_si256(h, hi2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), lo4), _mm256_and_si256(_mm256_srli_epi16(h, 2), hi2)),
-      };
+      __m256i q[4];
+      q6k_half(b, n, q);
       const int8_t* s = sc + 8 * n;
       float* out = y + i * kBlockK + 128 * n;
       for (int r = 0; r < 4; ++r)

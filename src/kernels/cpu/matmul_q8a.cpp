@@ -17,7 +17,8 @@ constexpr int64_t kMaxTokens = 4;
 }  // namespace
 
 bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
-  const bool type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_K ||
+  const bool type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_1 ||
+                    w.dtype == DType::Q5_0 || w.dtype == DType::Q5_1 || w.dtype == DType::Q4_K ||
                     w.dtype == DType::Q5_K || w.dtype == DType::Q6_K;
   return fast_activations && T <= kMaxTokens && type && isa >= Isa::Avx2 && w.layout == WeightLayout::OutIn;
 }
@@ -71,6 +72,31 @@ void quantize_activations(Isa isa, const Mat& x, Q8Activations& out) {
 }
 
 namespace {
+// A 32-weight block as integers: weight j = d * q[j] + m.
+void block_ints(DType type, const std::byte* blk, int (&q)[kQ], float* d, float* m) {
+  const auto* b = reinterpret_cast<const uint8_t*>(blk);
+  uint16_t h[2];
+  std::memcpy(h, b, 4);
+  *d = f16_to_f32(h[0]);
+  *m = 0.0f;
+  if (type == DType::Q8_0) {
+    for (int j = 0; j < kQ; ++j) q[j] = static_cast<int8_t>(b[2 + j]);
+    return;
+  }
+  const bool has_min = type == DType::Q4_1 || type == DType::Q5_1;
+  const bool five = type == DType::Q5_0 || type == DType::Q5_1;
+  if (has_min) *m = f16_to_f32(h[1]);
+  const int at = 2 + (has_min ? 2 : 0);  // qh (Q5), then qs: low nibbles weights 0-15, high 16-31
+  uint32_t qh = 0;
+  if (five) std::memcpy(&qh, b + at, 4);
+  const uint8_t* qs = b + at + (five ? 4 : 0);
+  const int zero = has_min ? 0 : five ? 16 : 8;
+  for (int j = 0; j < kQ; ++j) {
+    const int nibble = j < kQ / 2 ? qs[j] & 0xF : qs[j - kQ / 2] >> 4;
+    q[j] = (nibble | static_cast<int>((qh >> j) & 1) << 4) - zero;
+  }
+}
+
 // Sub-block e (0-7, 32 weights) of a K-quant super-block as integers and scales: weight j is
 // scale[j / 16] * q[j] - min.
 struct SubBlock {
@@ -142,20 +168,14 @@ void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
     for (int64_t t = 0; t < x.T; ++t) {
       float sum = 0.0f;
       for (int64_t b = 0; b < x.blocks; ++b) {
-        const std::byte* blk = w.row(o) + b * block_bytes;
-        uint16_t dh;
-        std::memcpy(&dh, blk, 2);
+        int q[kQ];
+        float d, m;
+        block_ints(w.dtype, w.row(o) + b * block_bytes, q, &d, &m);
         const int8_t* xq = x.q.data() + (t * x.padded + b) * kQ;
         int32_t dot = 0;
-        if (w.dtype == DType::Q8_0) {
-          const auto* wq = reinterpret_cast<const int8_t*>(blk + 2);
-          for (int64_t j = 0; j < kQ; ++j) dot += wq[j] * xq[j];
-        } else {  // Q4_0: low nibbles are weights 0-15, high ones 16-31, zero point 8
-          const auto* qs = reinterpret_cast<const uint8_t*>(blk + 2);
-          for (int64_t j = 0; j < kQ / 2; ++j) dot += (qs[j] & 0x0f) * xq[j] + (qs[j] >> 4) * xq[j + kQ / 2];
-          dot -= 8 * x.sum[static_cast<size_t>(t * x.padded + b)];
-        }
-        sum += f16_to_f32(dh) * x.d[static_cast<size_t>(t * x.padded + b)] * static_cast<float>(dot);
+        for (int64_t j = 0; j < kQ; ++j) dot += q[j] * xq[j];
+        const float dx = x.d[static_cast<size_t>(t * x.padded + b)];
+        sum += d * dx * static_cast<float>(dot) + m * dx * static_cast<float>(x.sum[static_cast<size_t>(t * x.padded + b)]);
       }
       float& out = y.row(t)[o];
       out = accumulate ? out + sum : sum;

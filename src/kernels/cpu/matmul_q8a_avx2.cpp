@@ -1,12 +1,13 @@
-// AVX2 kernels of matmul_q8a.h, for x86 CPUs without AVX512_VNNI: one 32-weight block per 256-bit
-// integer dot product (maddubs: u8 x s8 pairs into s16, then madd into s32 lanes). The sums are
-// the scalar twin's integers exactly. Only called after a run-time CPU check; no std:: templates
-// inside the SIMD region.
+// AVX2 kernels of matmul_q8a.h, for every type the VNNI kernel does not serve and for CPUs without
+// AVX512_VNNI: one 32-weight block per 256-bit integer dot product (maddubs: u8 x s8 pairs into
+// s16, then madd into s32 lanes). The sums are the scalar twin's integers exactly. Only called
+// after a run-time CPU check; no std:: function templates inside the SIMD region.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/simd_target.h"
@@ -14,49 +15,58 @@
 
 RWKV_SIMD_BEGIN("avx2,fma,f16c")
 
+#include "kernels/cpu/quant_blocks_avx2.h"
+
 namespace rwkv::cpu {
 namespace {
 
 constexpr int64_t kQ = 32;
 
-inline float half_to_float(const std::byte* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
+// Unsigned weights (u8) times signed activations: 8 s32 lanes, lanes 0-3 from weights 0-15 and
+// 4-7 from 16-31 (the 128-bit halves). The pair sums fit s16: at most 2 * 63 * 127.
+inline __m256i dot_u8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+// Signed weights: maddubs takes u8 x s8, so |w| times x with w's sign moved onto x (at most
+// 2 * 128 * 127 = 32512 per pair).
+inline __m256i dot_s8(__m256i w, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
 
-// The 32 weights of one block as bytes in x's order, and the 8 lanes of its integer dot product
-// with x's block (sum of the lanes = the block's dot product).
+// The 32-weight block types: the weights of a block as bytes in x's order (Q8_0 signed, the others
+// unsigned), weight = d * (q - kZero) (+ m, read kMin bytes in when kMin > 0).
 template <DType D>
 struct Block;
 
 template <>
 struct Block<DType::Q8_0> {
   static constexpr int64_t kBytes = 34;
-  static __m256i weights(const std::byte* blk) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)); }
-  // signed x signed: maddubs takes u8 x s8, so |w| times x with w's sign moved onto x. The pair
-  // sums fit s16: |w| <= 128 and |x| <= 127 give at most 2 * 128 * 127 = 32512.
-  static __m256i dot(__m256i w, __m256i x, int32_t /*x_sum*/) {
-    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-  }
+  static constexpr int kZero = 0, kMin = 0;
+  static __m256i weights(const uint8_t* b) { return load32(b + 2); }
 };
-
 template <>
 struct Block<DType::Q4_0> {
   static constexpr int64_t kBytes = 18;
-  // Unsigned 4-bit values: the low nibbles are weights 0-15, the high ones 16-31.
-  static __m256i weights(const std::byte* blk) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m128i nib = _mm_set1_epi8(0x0f);
-    const __m128i lo = _mm_and_si128(v, nib), hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib);
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-  }
-  // The zero point: sum (q - 8) x = sum q x - 8 sum x, the correction taken from lane 0.
-  static __m256i dot(__m256i w, __m256i x, int32_t x_sum) {
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-    return _mm256_sub_epi32(s, _mm256_setr_epi32(8 * x_sum, 0, 0, 0, 0, 0, 0, 0));
-  }
+  static constexpr int kZero = 8, kMin = 0;
+  static __m256i weights(const uint8_t* b) { return nibbles16(b + 2); }
+};
+template <>
+struct Block<DType::Q4_1> {
+  static constexpr int64_t kBytes = 20;
+  static constexpr int kZero = 0, kMin = 2;
+  static __m256i weights(const uint8_t* b) { return nibbles16(b + 4); }
+};
+template <>
+struct Block<DType::Q5_0> {
+  static constexpr int64_t kBytes = 22;
+  static constexpr int kZero = 16, kMin = 0;
+  static __m256i weights(const uint8_t* b) { return _mm256_or_si256(nibbles16(b + 6), fifth_bits(b + 2)); }
+};
+template <>
+struct Block<DType::Q5_1> {
+  static constexpr int64_t kBytes = 24;
+  static constexpr int kZero = 0, kMin = 2;
+  static __m256i weights(const uint8_t* b) { return _mm256_or_si256(nibbles16(b + 8), fifth_bits(b + 4)); }
 };
 
 inline float hsum(__m256 v) {
@@ -65,11 +75,13 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
-// R weight rows x TT tokens.
+// R weight rows x TT tokens: per block, d * dx * the integer dot product (the zero point taken off
+// in lane 0 as kZero * sum(xq)), and for the types with a min, m * dx * sum(xq) summed apart.
 template <DType D, int R, int TT>
 void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
   using B = Block<D>;
   __m256 acc[R][TT];
+  float mins[R][TT] = {};
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < x.blocks; ++b) {
@@ -78,7 +90,7 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
     int32_t xs[TT];
     for (int t = 0; t < TT; ++t) {
       const int64_t at = (t0 + t) * x.padded + b;
-      xq[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + at * kQ));
+      xq[t] = load32(x.q.data() + at * kQ);
       dx[t] = x.d[static_cast<size_t>(at)];
       xs[t] = x.sum[static_cast<size_t>(at)];
     }
@@ -91,17 +103,21 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
         _mm_prefetch(next + B::kBytes - 1, _MM_HINT_T0);
       }
     for (int r = 0; r < R; ++r) {
-      const std::byte* blk = w.row(o + r) + b * B::kBytes;
+      const auto* blk = reinterpret_cast<const uint8_t*>(w.row(o + r)) + b * B::kBytes;
       const __m256i wq = B::weights(blk);
-      const float dw = half_to_float(blk);
-      for (int t = 0; t < TT; ++t)
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(B::dot(wq, xq[t], xs[t])), _mm256_set1_ps(dw * dx[t]), acc[r][t]);
+      const float dw = f16_at(blk);
+      for (int t = 0; t < TT; ++t) {
+        __m256i dot = D == DType::Q8_0 ? dot_s8(wq, xq[t]) : dot_u8(wq, xq[t]);
+        if constexpr (B::kZero != 0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(B::kZero * xs[t], 0, 0, 0, 0, 0, 0, 0));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dw * dx[t]), acc[r][t]);
+        if constexpr (B::kMin != 0) mins[r][t] += f16_at(blk + B::kMin) * dx[t] * static_cast<float>(xs[t]);
+      }
     }
   }
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) {
       float* out = y.row(t0 + t) + o + r;
-      const float sum = hsum(acc[r][t]);
+      const float sum = hsum(acc[r][t]) + mins[r][t];
       *out = accumulate ? *out + sum : sum;
     }
 }
@@ -129,16 +145,6 @@ void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accum
 //   Q4_K/Q5_K: d * sc * dx * (q . xq) - dmin * m * dx * sum(xq)
 //   Q6_K:      d * dx * (sc_lo * (q . xq)[0..15] + sc_hi * (q . xq)[16..31]), q = 6-bit - 32
 
-// Unsigned 4/5-bit weights (u8) times signed activations: 8 s32 lanes, lanes 0-3 from weights
-// 0-15 and 4-7 from 16-31 (the 128-bit halves).
-inline __m256i dot_u8(__m256i w, __m256i x) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
-// Signed weights: |w| times x with w's sign moved onto x (|w| <= 32 here).
-inline __m256i dot_s8(__m256i w, __m256i x) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
-}
-
 // Lane i of v in every lane.
 inline __m256 lane(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i)); }
 
@@ -164,11 +170,12 @@ inline void k4_scales(const uint8_t* packed, __m256* sc, __m256* mn) {
 template <DType D, int R, int TT>
 void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
   constexpr int64_t kSuper = 256, kSub = kSuper / kQ;  // activation blocks per super-block
-  const int64_t block_bytes = D == DType::Q6_K ? 210 : D == DType::Q5_K ? 176 : 144;
+  using Super = std::conditional_t<D == DType::Q6_K, quant::BlockQ6_K,
+                                   std::conditional_t<D == DType::Q5_K, quant::BlockQ5_K, quant::BlockQ4_K>>;
+  constexpr int64_t block_bytes = sizeof(Super);
   __m256 acc[R][TT], mins[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = mins[r][t] = _mm256_setzero_ps();
-  const __m256i nib = _mm256_set1_epi8(0x0f);
   for (int64_t sb = 0; sb < w.cols / kSuper; ++sb) {
     if (TT == 1)  // decode: the next row block (R > 1) or 2 KiB ahead in this row
       for (int r = 0; r < R; ++r) {
@@ -182,29 +189,19 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
       at[t] = (t0 + t) * x.padded + sb * kSub;
       dx[t] = _mm256_loadu_ps(x.d.data() + at[t]);
     }
-    auto xq = [&](int t, int e) {
-      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + (at[t] + e) * kQ));
-    };
+    auto xq = [&](int t, int e) { return load32(x.q.data() + (at[t] + e) * kQ); };
     for (int r = 0; r < R; ++r) {
       const auto* blk = reinterpret_cast<const uint8_t*>(w.row(o + r)) + sb * block_bytes;
       if constexpr (D == DType::Q6_K) {
         // 16 signed scales, one per 16 weights: sub-block e's are sc[2e], sc[2e + 1].
-        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
-        const __m256 d = _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk + 208)));
+        const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(Super, scales)));
+        const __m256 d = _mm256_set1_ps(f16_at(blk + offsetof(Super, d)));
         const __m256 sc[2] = {_mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8))),
                               _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8))))};
-        const __m256i lo4 = _mm256_set1_epi8(0x0f), hi2 = _mm256_set1_epi8(0x30), bias = _mm256_set1_epi8(32);
+        const __m256i bias = _mm256_set1_epi8(32);
         for (int n = 0; n < 2; ++n) {
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n));
-          const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * n + 32));
-          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * n));
-          const __m256i q[4] = {
-              _mm256_or_si256(_mm256_and_si256(a, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 4), hi2)),
-              _mm256_or_si256(_mm256_and_si256(c, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 2), hi2)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), lo4), _mm256_and_si256(h, hi2)),
-              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), lo4),
-                              _mm256_and_si256(_mm256_srli_epi16(h, 2), hi2)),
-          };
+          __m256i q[4];
+          q6k_half(blk, n, q);
           for (int t = 0; t < TT; ++t) {
             // Lanes 2j, 2j+1 of sc[n] times dx of block 4n + j.
             const __m256 dx_pairs = _mm256_permutevar8x32_ps(
@@ -221,11 +218,10 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
       } else {
         __m256 sc, mn;
         k4_scales(blk + 4, &sc, &mn);
-        sc = _mm256_mul_ps(sc, _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk))));
-        mn = _mm256_mul_ps(mn, _mm256_set1_ps(half_to_float(reinterpret_cast<const std::byte*>(blk + 2))));
-        const uint8_t* qs = blk + (D == DType::Q5_K ? 48 : 16);
+        sc = _mm256_mul_ps(sc, _mm256_set1_ps(f16_at(blk)));
+        mn = _mm256_mul_ps(mn, _mm256_set1_ps(f16_at(blk + 2)));
         __m256i qh = _mm256_setzero_si256();
-        if constexpr (D == DType::Q5_K) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+        if constexpr (D == DType::Q5_K) qh = load32(blk + offsetof(quant::BlockQ5_K, qh));
         __m256 s[TT];
         for (int t = 0; t < TT; ++t) {
           s[t] = _mm256_mul_ps(sc, dx[t]);
@@ -233,13 +229,8 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
           mins[r][t] = _mm256_fmadd_ps(mn, _mm256_mul_ps(dx[t], xsum), mins[r][t]);
         }
         for (int j = 0; j < 4; ++j) {
-          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
-          __m256i half_q[2] = {_mm256_and_si256(q, nib), _mm256_and_si256(_mm256_srli_epi16(q, 4), nib)};
-          if constexpr (D == DType::Q5_K) {  // bit 2j of qh[l]: the 5th bit of the low value l; 2j+1: the high one
-            const __m256i one = _mm256_set1_epi8(1), hb = _mm256_srli_epi16(qh, 2 * j);
-            half_q[0] = _mm256_or_si256(half_q[0], _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
-            half_q[1] = _mm256_or_si256(half_q[1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
-          }
+          __m256i half_q[2];
+          k45_group(blk + offsetof(Super, qs), D == DType::Q5_K ? &qh : nullptr, j, half_q);
           for (int e = 0; e < 2; ++e)
             for (int t = 0; t < TT; ++t)
               acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(half_q[e], xq(t, 2 * j + e))), lane(s[t], 2 * j + e),
@@ -320,6 +311,9 @@ void q8a_rows_avx2(const WeightMatrix& w, const Q8Activations& x, const Mat& y, 
   switch (w.dtype) {
     case DType::Q8_0: return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
     case DType::Q4_0: return run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_1: return run<DType::Q4_1>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_0: return run<DType::Q5_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_1: return run<DType::Q5_1>(w, x, y, accumulate, o0, o1);
     case DType::Q4_K: return k_run<DType::Q4_K>(w, x, y, accumulate, o0, o1);
     case DType::Q5_K: return k_run<DType::Q5_K>(w, x, y, accumulate, o0, o1);
     case DType::Q6_K: return k_run<DType::Q6_K>(w, x, y, accumulate, o0, o1);

@@ -1,0 +1,76 @@
+// Unpacking ggml quantized blocks into bytes with AVX2: shared by the dequantization
+// (dequant_avx2.cpp) and the 8-bit-activation decode (matmul_q8a_avx2.cpp). Include it inside an
+// AVX2 SIMD region (after RWKV_SIMD_BEGIN("avx2,...")): everything here has internal linkage, so
+// each includer compiles its own copy for its own target.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "tensor/quant.h"
+
+namespace rwkv::cpu {
+namespace {
+
+// An f16 scale as float.
+inline float f16_at(const void* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// The 4-bit values of a 16-byte nibble array in weight order: low nibbles are weights 0-15, high
+// ones 16-31.
+inline __m256i nibbles16(const uint8_t* qs) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), mask), _mm_and_si128(b, mask));
+}
+
+// 0x10 in byte i where bit i of the little-endian 32-bit qh is set (the 5th bit of weight i of a
+// Q5_0 / Q5_1 block).
+inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, 4);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                                                0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// Q4_K / Q5_K group j (0-3) of a super-block: the low and the high nibbles of qs[32j ..], the
+// unsigned values of sub-blocks 2j and 2j+1; with Q5_K (qh = its 32 qh bytes), bit 2j of qh[l]
+// is the 5th bit of low value l and bit 2j+1 that of high value l.
+inline void k45_group(const uint8_t* qs, const __m256i* qh, int j, __m256i (&out)[2]) {
+  const __m256i nib = _mm256_set1_epi8(0x0f), q = load32(qs + 32 * j);
+  out[0] = _mm256_and_si256(q, nib);
+  out[1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), nib);
+  if (qh) {
+    const __m256i one = _mm256_set1_epi8(1), hb = _mm256_srli_epi16(*qh, 2 * j);
+    out[0] = _mm256_or_si256(out[0], _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+    out[1] = _mm256_or_si256(out[1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+  }
+}
+
+// Q6_K half n (0-1) of a super-block: its four runs of 32 six-bit values (0-63, before the -32),
+// 4 low bits from ql and 2 high bits from qh:
+//   run 0: ql[l] & 15 | (qh[l] & 3) << 4        run 1: ql[l+32] & 15 | (qh[l] >> 2 & 3) << 4
+//   run 2: ql[l] >> 4 | (qh[l] >> 4 & 3) << 4   run 3: ql[l+32] >> 4 | (qh[l] >> 6 & 3) << 4
+inline void q6k_half(const uint8_t* blk, int n, __m256i (&q)[4]) {
+  const __m256i lo4 = _mm256_set1_epi8(0x0f), hi2 = _mm256_set1_epi8(0x30);
+  const __m256i a = load32(blk + 64 * n), c = load32(blk + 64 * n + 32);
+  const __m256i h = load32(blk + offsetof(quant::BlockQ6_K, qh) + 32 * n);
+  q[0] = _mm256_or_si256(_mm256_and_si256(a, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 4), hi2));
+  q[1] = _mm256_or_si256(_mm256_and_si256(c, lo4), _mm256_and_si256(_mm256_slli_epi16(h, 2), hi2));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), lo4), _mm256_and_si256(h, hi2));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), lo4), _mm256_and_si256(_mm256_srli_epi16(h, 2), hi2));
+}
+
+}  // namespace
+}  // namespace rwkv::cpu
