@@ -231,7 +231,9 @@ void dequantize_row(DType type, const std::byte* src, int64_t n, float* dst) {
   check_row(type, n);
   const int64_t nb = n / dtype_block_size(type);
   switch (type) {
-    case DType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+    case DType::F32:
+      if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * 4);  // an empty row may have null pointers
+      return;
     case DType::F16:
     case DType::BF16:
       for (int64_t i = 0; i < n; ++i) {

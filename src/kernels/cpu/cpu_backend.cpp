@@ -382,8 +382,6 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  static constexpr float kL2Eps = 1e-12f;  // F.normalize's default eps
-
   // The Highway kernels for every ISA but Scalar, which keeps to the reference loops.
   bool simd() const { return isa_ != cpu::Isa::Scalar; }
 

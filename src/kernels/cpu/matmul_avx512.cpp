@@ -328,7 +328,11 @@ inline void transpose16(__m512 (&r)[16]) {
   }
 }
 
-inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
+// The first n of 16 lanes (none for n <= 0: the second half of a last, short pair step).
+inline __mmask16 first_lanes(int64_t n) {
+  if (n <= 0) return 0;
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
 
 }  // namespace
 
