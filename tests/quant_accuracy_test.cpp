@@ -102,14 +102,22 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, QuantAccuracy, ::testing::ValuesIn(kBounds), 
 // The K-quants where their 256-blocks fit: one layer of RWKV-7 0.1B's shape (C = 768), random
 // weights, vocabulary 1024; against the same model in f32. Random weights are harder to quantize
 // than trained ones (no structure), so these bounds say little about real models beyond "works".
-TEST(QuantAccuracy, KQuantsOnA768WideModel) {
+// Random bf16 weights of RWKV-7 0.1B's width (C = 768) with `layers` layers and a vocabulary of
+// 1024, written into dir; and the tokens the tests below run.
+std::string write_768_wide_model(const TempDir& dir, int layers, uint64_t seed) {
   HParams hp = standard_hparams(Arch::Rwkv7, "0.1b");
-  hp.n_layer = 1;
+  hp.n_layer = layers;
   hp.vocab = 1024;
-  TempDir dir;
   const auto path = (dir / "m.safetensors").string();
-  write_safetensors(path, random_checkpoint(hp, DType::BF16, 3));
-  const std::vector<int32_t> tokens = {1, 5, 900, 17, 17, 300, 2, 1023, 64, 0, 511, 12};
+  write_safetensors(path, random_checkpoint(hp, DType::BF16, seed));
+  return path;
+}
+const std::vector<int32_t> kWideModelTokens = {1, 5, 900, 17, 17, 300, 2, 1023, 64, 0, 511, 12};
+
+TEST(QuantAccuracy, KQuantsOnA768WideModel) {
+  TempDir dir;
+  const auto path = write_768_wide_model(dir, 1, 3);
+  const auto& tokens = kWideModelTokens;
   auto f32 = Model::load({path});
   const auto ref = run_logits(*f32, tokens, "seq");
   // {type, max|diff| bound, top-1 bound}: measured x 1.5 / minus one position.
@@ -143,13 +151,9 @@ TEST(QuantAccuracy, KQuantsOnA768WideModel) {
 // activation rounding alone: max|diff| 0.047 (q4_k) to 0.107 (q4_0), top-1 12/12 (q5_0: 11/12, a
 // near tie); bounded at 1.5 x the largest and one position less than the lowest.
 TEST(QuantAccuracy, EightBitActivationDecodeStaysNearTheExactProduct) {
-  HParams hp = standard_hparams(Arch::Rwkv7, "0.1b");
-  hp.n_layer = 2;
-  hp.vocab = 1024;
   TempDir dir;
-  const auto path = (dir / "m.safetensors").string();
-  write_safetensors(path, random_checkpoint(hp, DType::BF16, 4));
-  const std::vector<int32_t> tokens = {1, 5, 900, 17, 17, 300, 2, 1023, 64, 0, 511, 12};
+  const auto path = write_768_wide_model(dir, 2, 4);
+  const auto& tokens = kWideModelTokens;
   for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
                      DType::Q6_K}) {
     ModelOptions opt;
