@@ -115,6 +115,18 @@ TEST(CliGenerate, EveryArchitectureGenerates) {
   }
 }
 
+// A GGUF converted by llama.cpp carries its vocab: no --tokenizer needed, as in llama.cpp.
+TEST(CliGenerate, GgufModelUsesTheVocabItStores) {
+  auto dir = fixtures_dir();
+  if (!dir) GTEST_SKIP() << "fixtures not found";
+  const auto model = (*dir / "gguf" / "rwkv7-tiny-Q8_0.gguf").string();
+  const auto r = run_cli({"--weight-files", model, "--prompt", "Hi", "-n", "5", "--stop", "@@@"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("using the tokenizer stored in " + model), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.rfind("Hi", 0), 0u) << r.out;
+  EXPECT_GE(generated_count(r.err), 1);
+}
+
 TEST(CliGenerate, HelpListsEveryFlagOfTheSeed) {
   const auto r = run_cli({"--help"});
   EXPECT_EQ(r.exit_code, 0);

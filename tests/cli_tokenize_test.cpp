@@ -30,6 +30,21 @@ TEST(CliTokenize, PrintsIdsAsJsonArray) {
   EXPECT_EQ(r.out, "[98, 256]\n");
 }
 
+// The vocab stored in a GGUF model serves as --tokenizer (the fixture's first 512 World tokens:
+// single bytes are ids 1..256, and "\n\n" is id 261).
+TEST(CliTokenize, ReadsTheVocabOfAGgufModel) {
+  auto dir = test::fixtures_dir();
+  if (!dir) GTEST_SKIP() << "fixtures not found";
+  const auto r = run_cli({"tokenize", "--tokenizer", (*dir / "gguf" / "rwkv7-tiny-F16.gguf").string(), "--text",
+                          "Hi\n\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[73, 106, 261]\n");
+  const auto bad = run_cli({"tokenize", "--tokenizer", (*dir / "rwkv7-tiny" / "model.safetensors").string(), "--text",
+                            "Hi"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("model.safetensors: a safetensors model file holds no vocab"), std::string::npos) << bad.err;
+}
+
 TEST(CliTokenize, DetokenizeWritesRawBytes) {
   RWKV_TOKENIZER_OR_SKIP(vocab, "rwkv_vocab_v20230424.txt");
   auto r = run_cli({"detokenize", "--tokenizer", vocab.string(), "--ids", "33155,45,40213,34"});

@@ -1,9 +1,14 @@
-// Malformed vocab files: every problem is an rwkv::Error that names the file and line.
+// Vocab files (.txt, JSON) and the vocab inside GGUF models: what they read, and that every
+// malformed one is an rwkv::Error that names the file (and line).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <random>
+#include <sstream>
 #include <string>
 
+#include "rwkv/tokenizer.h"
 #include "support/fixtures.h"
 #include "tokenizer/vocab.h"
 #include "tokenizer/world_tokenizer.h"
@@ -133,6 +138,70 @@ TEST(VocabTxt, SurvivesMutations) {
     } catch (const Error&) {
     }
   }
+}
+
+// The vocab llama.cpp's converter stores in GGUF metadata: tokens as repr(bytes)[2:-1] text.
+std::map<std::string, std::string> gguf_meta(const std::string& tokens_json, const std::string& types_json = "") {
+  std::map<std::string, std::string> m{{"tokenizer.ggml.model", "rwkv"}, {"tokenizer.ggml.tokens", tokens_json}};
+  if (!types_json.empty()) m["tokenizer.ggml.token_type"] = types_json;
+  return m;
+}
+
+TEST(VocabGguf, UnescapesReprTextAndKeepsOnlyNormalTokens) {
+  // <s>, a byte, a newline, both quotes raw and escaped, a backslash, UTF-8 as \x escapes, padding.
+  const auto v = parse_vocab_gguf(
+      gguf_meta(R"(["<s>", "\\x00", "\\n", "it's", "\\'\"", "a\\\\b", "\\xc3\\xa9", "[PAD0]"])",
+                "[3, 1, 1, 1, 1, 1, 1, 4]"),
+      "m.gguf");
+  EXPECT_FALSE(v.has(0));  // <s>: control, our end of document
+  EXPECT_EQ(v.token(1), std::string(1, '\0'));
+  EXPECT_EQ(v.token(2), "\n");
+  EXPECT_EQ(v.token(3), "it's");
+  EXPECT_EQ(v.token(4), "'\"");
+  EXPECT_EQ(v.token(5), "a\\b");
+  EXPECT_EQ(v.token(6), "\xC3\xA9");
+  EXPECT_FALSE(v.has(7));  // padding: user-defined
+  // Without token types every token after id 0 is text.
+  EXPECT_TRUE(parse_vocab_gguf(gguf_meta(R"(["<s>", "a", "[PAD0]"])"), "m.gguf").has(2));
+}
+
+TEST(VocabGguf, RejectsWhatIsNotAnRwkvVocab) {
+  expect_error([] { parse_vocab_gguf({}, "m.gguf"); }, "m.gguf: the GGUF file has no tokenizer");
+  expect_error([] { parse_vocab_gguf({{"tokenizer.ggml.model", "gpt2"}}, "m.gguf"); }, "is 'gpt2', not the RWKV");
+  expect_error([] { parse_vocab_gguf({{"tokenizer.ggml.model", "rwkv"}}, "m.gguf"); }, "no 'tokenizer.ggml.tokens'");
+  expect_error([] { parse_vocab_gguf(gguf_meta("[array of 9000000 string]"), "m.gguf"); }, "not a readable array");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>", "a\\q"])"), "m.gguf"); }, "token 1 (\"a\\\\q\"): unsupported escape");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>", "\\x4"])"), "m.gguf"); }, "truncated \\x escape");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>", 5])"), "m.gguf"); }, "token 1 is not a string");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>", ""])"), "m.gguf"); }, "token 1 is empty");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>", "a"])", "[1]"), "m.gguf"); }, "1 token types for 2 tokens");
+  expect_error([] { parse_vocab_gguf(gguf_meta(R"(["<s>"])"), "m.gguf"); }, "no normal tokens");
+  expect_error([] { WorldTokenizer(parse_vocab_gguf(gguf_meta(R"(["<s>", "a", "a"])"), "m.gguf")); }, "m.gguf");
+}
+
+// llama.cpp's own GGUF fixture (the first 512 World tokens): each id holds the official bytes.
+TEST(VocabGguf, FixtureMatchesTheOfficialVocab) {
+  const auto fixtures = test::fixtures_dir();
+  const auto vocab_dir = test::tokenizer_dir();
+  if (!fixtures || !vocab_dir) GTEST_SKIP() << "fixtures not found";
+  const auto gguf = tokenizer_in_model_file(*fixtures / "gguf" / "rwkv7-tiny-F16.gguf");
+  ASSERT_NE(gguf, nullptr);
+  std::ifstream f(*vocab_dir / "rwkv_vocab_v20230424.txt", std::ios::binary);
+  std::stringstream text;
+  text << f.rdbuf();
+  const Vocab official = parse_vocab_txt(text.str(), "rwkv_vocab_v20230424.txt");
+  EXPECT_FALSE(gguf->has_text(0));
+  Vocab first_512;  // the official vocab cut to the fixture's ids
+  for (int32_t id = 1; id < 512; ++id) {
+    ASSERT_TRUE(gguf->has_text(id)) << id;
+    ASSERT_EQ(gguf->token_bytes(id), official.token(id)) << id;
+    first_512.add(id, official.token(id));
+  }
+  EXPECT_FALSE(gguf->has_text(512));
+  const std::string sample = "Hello, \"world\"!\n\t\xC3\xA9\\";
+  EXPECT_EQ(gguf->encode(sample), WorldTokenizer(std::move(first_512)).encode(sample));
+  // Files without a vocab of their own.
+  EXPECT_EQ(tokenizer_in_model_file(*fixtures / "rwkv7-tiny" / "model.safetensors"), nullptr);
 }
 
 }  // namespace

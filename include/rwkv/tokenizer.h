@@ -60,9 +60,16 @@ class Tokenizer {
 //  * the literal name "bytes" gives the byte-level tokenizer (write ./bytes for a file of that name);
 //  * a file ending in .json is read as the candle JSON vocab ({"token text": id});
 //  * a file ending in .txt is read as the official World vocab (`<id> <python literal> <length>`);
-//  * any other file is sniffed: JSON when its first non-blank byte is '{', else .txt.
+//  * a file ending in .gguf: the World vocab llama.cpp's converter stores in the model's metadata;
+//  * any other file is sniffed: a GGUF model as above, another model format is an error (it holds
+//    no vocab), JSON when its first non-blank byte is '{', else .txt.
 // Throws rwkv::Error naming the file (and line, for the .txt) on any problem.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
+
+// The tokenizer a model file carries itself (a GGUF file with llama.cpp's RWKV World vocab), or
+// nullptr when it carries none (other formats; a GGUF without `tokenizer.ggml.model` = "rwkv").
+// Throws rwkv::Error when the file cannot be read or its vocab is malformed.
+std::unique_ptr<Tokenizer> tokenizer_in_model_file(const std::filesystem::path& weights);
 
 // The byte-level tokenizer: vocab 256, token id = byte value, no end-of-document id.
 std::unique_ptr<Tokenizer> make_byte_tokenizer();

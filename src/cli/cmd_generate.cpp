@@ -91,7 +91,8 @@ void require_file(const std::string& path, const char* flag) {
   if (!fs::is_regular_file(path, ec)) throw UsageError("{}: no such file: {}", flag, path);
 }
 
-// --tokenizer, or a vocab next to the weights, or bytes for a byte-level (vocab 256) model.
+// --tokenizer, or a vocab next to the weights, or the vocab inside a GGUF model, or bytes for a
+// byte-level (vocab 256) model, or the --which entry's vocab from the hub.
 std::unique_ptr<Tokenizer> find_tokenizer(const Flags& f, const std::vector<std::string>& weights, int64_t vocab) {
   if (!f.tokenizer.empty()) {
     if (f.tokenizer != "bytes") require_file(f.tokenizer, "--tokenizer");
@@ -103,6 +104,13 @@ std::unique_ptr<Tokenizer> find_tokenizer(const Flags& f, const std::vector<std:
     if (fs::is_regular_file(dir / name, ec)) {
       fmt::print(stderr, "rwkv: using the tokenizer {}\n", (dir / name).string());
       return load_tokenizer(dir / name);
+    }
+  }
+  // A byte-level GGUF (vocab 256) stores its bytes as a vocab too: the byte tokenizer below is it.
+  if (vocab != 256) {
+    if (auto embedded = tokenizer_in_model_file(weights.front())) {
+      fmt::print(stderr, "rwkv: using the tokenizer stored in {}\n", weights.front());
+      return embedded;
     }
   }
   if (vocab == 256) {

@@ -56,7 +56,7 @@ std::vector<int32_t> parse_ids(std::string_view text, const Tokenizer& tok) {
 int cmd_tokenize(int argc, char** argv) {
   CLI::App app{"Print the token ids of a text as a JSON array.", "rwkv tokenize"};
   std::string vocab, text;
-  app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab) or `bytes`")->required();
+  app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab), a GGUF model that stores one, or `bytes`")->required();
   app.add_option("--text", text, "the text to encode (any bytes; invalid UTF-8 is encoded byte-wise)")->required();
   if (const auto rc = parse_args(app, argc, argv)) return *rc;
 
@@ -72,7 +72,7 @@ int cmd_tokenize(int argc, char** argv) {
 int cmd_detokenize(int argc, char** argv) {
   CLI::App app{"Write the bytes of token ids to stdout (raw, no newline added).", "rwkv detokenize"};
   std::string vocab, ids_text;
-  app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab) or `bytes`")->required();
+  app.add_option("--tokenizer", vocab, "vocab file (.txt or .json World vocab), a GGUF model that stores one, or `bytes`")->required();
   app.add_option("--ids", ids_text, "token ids: 1,2,3 or [1, 2, 3]; id 0 (end of document) writes nothing")->required();
   if (const auto rc = parse_args(app, argc, argv)) return *rc;
 

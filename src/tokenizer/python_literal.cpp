@@ -37,14 +37,11 @@ uint32_t read_hex(std::string_view body, size_t pos, size_t digits, char escape)
 
 }  // namespace
 
-void append_python_literal(std::string_view literal, std::string& out) {
-  const bool is_bytes = !literal.empty() && literal.front() == 'b';
-  if (is_bytes) literal.remove_prefix(1);
-  if (literal.size() < 2 || (literal.front() != '\'' && literal.front() != '"') || literal.back() != literal.front())
-    throw Error("expected a Python literal like 'text' or b'\\xff', got `{}{}`", is_bytes ? "b" : "", literal);
-  const char quote = literal.front();
-  const std::string_view body = literal.substr(1, literal.size() - 2);
+namespace {
 
+// Decodes the body of a literal (what lies between its quotes). `quote` may not appear unescaped
+// in it (0: any character may).
+void append_body(std::string_view body, bool is_bytes, char quote, std::string& out) {
   // Raw (unescaped) text in a str literal is UTF-8, as the file is; a bytes literal may only
   // hold ASCII. Escapes are ASCII, so checking the whole body up front covers both.
   if (is_bytes) {
@@ -60,7 +57,7 @@ void append_python_literal(std::string_view literal, std::string& out) {
     // Copy the run of plain characters up to the next backslash in one go.
     const size_t slash = body.find('\\', i);
     const std::string_view plain = body.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
-    if (plain.find(quote) != std::string_view::npos)
+    if (quote != 0 && plain.find(quote) != std::string_view::npos)
       throw Error("unescaped {} inside the literal (truncated or joined line?)", quote);
     out.append(plain);
     if (slash == std::string_view::npos) break;
@@ -98,5 +95,17 @@ void append_python_literal(std::string_view literal, std::string& out) {
     }
   }
 }
+
+}  // namespace
+
+void append_python_literal(std::string_view literal, std::string& out) {
+  const bool is_bytes = !literal.empty() && literal.front() == 'b';
+  if (is_bytes) literal.remove_prefix(1);
+  if (literal.size() < 2 || (literal.front() != '\'' && literal.front() != '"') || literal.back() != literal.front())
+    throw Error("expected a Python literal like 'text' or b'\\xff', got `{}{}`", is_bytes ? "b" : "", literal);
+  append_body(literal.substr(1, literal.size() - 2), is_bytes, literal.front(), out);
+}
+
+void append_python_bytes_repr_body(std::string_view body, std::string& out) { append_body(body, true, 0, out); }
 
 }  // namespace rwkv

@@ -13,4 +13,9 @@ namespace rwkv {
 // Throws rwkv::Error saying what is wrong (no location: the caller knows the file and line).
 void append_python_literal(std::string_view literal, std::string& out);
 
+// The same for the text between the quotes of a bytes literal, without the quotes (what
+// repr(bytes)[2:-1] gives, as llama.cpp's converter stores RWKV tokens in GGUF files): ASCII with
+// the escapes above; either quote may appear unescaped, as repr picks the other one to delimit.
+void append_python_bytes_repr_body(std::string_view body, std::string& out);
+
 }  // namespace rwkv

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "io/readers.h"
 #include "tokenizer/world_tokenizer.h"
 #include "util/error.h"
 
@@ -37,8 +38,27 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
   const std::string ext = path.extension().string();
   if (ext == ".json") return WorldTokenizer::load_json(path.string());
   if (ext == ".txt") return WorldTokenizer::load_txt(path.string());
+  if (ext == ".gguf") return WorldTokenizer::load_gguf(path.string());
+  // Another name: a model file (GGUF: its vocab; other formats hold none), a JSON or a .txt vocab.
+  // Only the formats with a magic number are sniffed (a safetensors file is known by its name: its
+  // sniffing rule, '{' at byte 8, could match a JSON vocab).
+  FileFormat format = detect_file_format(*MappedFile::open(path.string()));
+  if (format == FileFormat::Gguf) return WorldTokenizer::load_gguf(path.string());
+  if (ext == ".safetensors") format = FileFormat::Safetensors;
+  else if (format == FileFormat::Safetensors) format = FileFormat::Unknown;
+  if (format != FileFormat::Unknown)
+    throw Error("{}: a {} model file holds no vocab; pass the World vocab (rwkv_vocab_v20230424.txt)", path.string(),
+                file_format_name(format));
   if (looks_like_json(path)) return WorldTokenizer::load_json(path.string());
   return WorldTokenizer::load_txt(path.string());
+}
+
+std::unique_ptr<Tokenizer> tokenizer_in_model_file(const std::filesystem::path& weights) {
+  const auto file = MappedFile::open(weights.string());
+  if (detect_file_format(*file) != FileFormat::Gguf) return nullptr;
+  const TensorMap map = read_gguf(file);
+  if (!gguf_has_rwkv_vocab(map.metadata())) return nullptr;
+  return std::make_unique<WorldTokenizer>(parse_vocab_gguf(map.metadata(), weights.string()));
 }
 
 }  // namespace rwkv

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,5 +49,12 @@ Vocab parse_vocab_txt(std::string_view text, std::string source);
 // valid UTF-8 cannot be present; the empty key they collapse into is skipped, and `warning` says
 // how many ids are missing. Throws rwkv::Error naming `source` on bad JSON or a duplicate id.
 Vocab parse_vocab_json(std::string_view text, std::string source);
+
+// Reads the RWKV World vocab llama.cpp's converter stores in a GGUF file's metadata
+// (tokenizer.ggml.*, vocab_gguf.cpp). Throws rwkv::Error naming `source` when there is none, it
+// is another tokenizer, or a token is malformed.
+Vocab parse_vocab_gguf(const std::map<std::string, std::string>& metadata, std::string source);
+// Whether a GGUF file's metadata holds such a vocab.
+bool gguf_has_rwkv_vocab(const std::map<std::string, std::string>& metadata);
 
 }  // namespace rwkv

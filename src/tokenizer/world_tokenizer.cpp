@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/mapped_file.h"
+#include "io/readers.h"
 #include "util/error.h"
 
 namespace rwkv {
@@ -35,6 +36,10 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load_txt(const std::string& path
 std::unique_ptr<WorldTokenizer> WorldTokenizer::load_json(const std::string& path) {
   const auto file = MappedFile::open(path);
   return std::make_unique<WorldTokenizer>(parse_vocab_json(file_text(*file), path));
+}
+
+std::unique_ptr<WorldTokenizer> WorldTokenizer::load_gguf(const std::string& path) {
+  return std::make_unique<WorldTokenizer>(parse_vocab_gguf(read_gguf(MappedFile::open(path)).metadata(), path));
 }
 
 std::vector<int32_t> WorldTokenizer::encode(std::string_view bytes) const {

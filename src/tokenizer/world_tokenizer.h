@@ -15,9 +15,10 @@ class WorldTokenizer final : public Tokenizer {
   // Builds the lookup structure; throws rwkv::Error naming vocab.source when two ids share bytes.
   explicit WorldTokenizer(Vocab vocab);
 
-  // Reads a vocab file (.txt official form, or candle's JSON form).
+  // Reads a vocab file (.txt official form, or candle's JSON form), or the vocab in a GGUF model.
   static std::unique_ptr<WorldTokenizer> load_txt(const std::string& path);
   static std::unique_ptr<WorldTokenizer> load_json(const std::string& path);
+  static std::unique_ptr<WorldTokenizer> load_gguf(const std::string& path);
 
   std::vector<int32_t> encode(std::string_view bytes) const override;
   int32_t vocab_size() const override { return vocab_size_; }
