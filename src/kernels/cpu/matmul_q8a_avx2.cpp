@@ -131,22 +131,6 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
 // Lane i of v in every lane.
 inline __m256 lane(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i)); }
 
-// The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as floats: quant::scale_min_k4 for
-// all eight at once, on the 12 bytes as three little-endian words a, b, c (byte j of each):
-//   sc[0-3] = a & 63, m[0-3] = b & 63,
-//   sc[4-7] = (c & 15) | (a >> 6) << 4, m[4-7] = (c >> 4) | (b >> 6) << 4.
-inline void k4_scales(const uint8_t* packed, __m256* sc, __m256* mn) {
-  uint32_t a, b, c;
-  std::memcpy(&a, packed, 4);
-  std::memcpy(&b, packed + 4, 4);
-  std::memcpy(&c, packed + 8, 4);
-  const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-  const uint64_t s = (a & low6) | static_cast<uint64_t>((c & low4) | ((a >> 6) & low2) << 4) << 32;
-  const uint64_t m = (b & low6) | static_cast<uint64_t>(((c >> 4) & low4) | ((b >> 6) & low2) << 4) << 32;
-  *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(s))));
-  *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(m))));
-}
-
 // R weight rows x TT tokens. The scales are handled a super-block at a time as vectors of 8 (one
 // lane per activation block): scale[e] = d * sc[e] * dx[e], broadcast into each sub-block's
 // multiply-add, and the Q4_K/Q5_K min terms dmin * m[e] * dx[e] * sum(xq[e]) summed apart.

@@ -1,4 +1,5 @@
-// AVX512_VNNI kernels of matmul_q8a.h: two 32-weight blocks per 512-bit integer dot product.
+// AVX512_VNNI kernels of matmul_q8a.h for Q8_0, Q4_0, Q4_K and Q5_K: two 32-weight blocks per
+// 512-bit integer dot product.
 // Only called after a run-time CPU check; no std:: templates inside the SIMD region.
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -9,8 +10,11 @@
 
 #include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/simd_target.h"
+#include "tensor/quant.h"
 
 RWKV_SIMD_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")
+
+#include "kernels/cpu/quant_blocks_avx2.h"
 
 namespace rwkv::cpu {
 namespace {
@@ -138,6 +142,71 @@ void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accum
   if (t < x.T) rows_tokens<D, D == DType::Q4_0 ? 8 : 1, 1>(w, x, y, accumulate, o0, o1, t);
 }
 
+// ---- Q4_K / Q5_K: each group of 64 weights (the low and the high nibbles of 32 bytes, sub-blocks
+// 2j and 2j+1) meets two activation blocks, 64 contiguous bytes of x, in one dpbusd; the scales
+// and min terms per super-block as 8-lane vectors, as in matmul_q8a_avx2.cpp. One row at a time
+// (one sequential stream), TT tokens.
+template <DType D, int TT>
+void k_row(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+  using Super = std::conditional_t<D == DType::Q5_K, quant::BlockQ5_K, quant::BlockQ4_K>;
+  constexpr int64_t kBytes = sizeof(Super), kSub = quant::kBlockK / kQ;
+  __m512 acc[TT];
+  __m256 mins[TT];
+  for (int t = 0; t < TT; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    mins[t] = _mm256_setzero_ps();
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  const auto* row = reinterpret_cast<const uint8_t*>(w.row(o));
+  for (int64_t sb = 0; sb < w.cols / quant::kBlockK; ++sb) {
+    const uint8_t* blk = row + sb * kBytes;
+    if (TT == 1)  // decode: 2 KiB ahead in this row (prefetches never fault)
+      for (int64_t line = 0; line < kBytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(blk) + 2048 + line, _MM_HINT_T0);
+    __m256 sc, mn;
+    k4_scales(blk + offsetof(Super, scales), &sc, &mn);
+    sc = _mm256_mul_ps(sc, _mm256_set1_ps(f16_at(blk + offsetof(Super, d))));
+    mn = _mm256_mul_ps(mn, _mm256_set1_ps(f16_at(blk + offsetof(Super, dmin))));
+    int64_t at[TT];
+    __m512 s[TT];
+    for (int t = 0; t < TT; ++t) {
+      at[t] = (t0 + t) * x.padded + sb * kSub;
+      const __m256 dx = _mm256_loadu_ps(x.d.data() + at[t]);
+      s[t] = _mm512_castps256_ps512(_mm256_mul_ps(sc, dx));  // lanes 0-7; the permutes read no others
+      const __m256 xsum = _mm256_cvtepi32_ps(load32(x.sum.data() + at[t]));
+      mins[t] = _mm256_fmadd_ps(mn, _mm256_mul_ps(dx, xsum), mins[t]);
+    }
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (D == DType::Q5_K) qh = load32(blk + offsetof(quant::BlockQ5_K, qh));
+    for (int j = 0; j < 4; ++j) {
+      __m256i q[2];
+      k45_group(blk + offsetof(Super, qs), D == DType::Q5_K ? &qh : nullptr, j, q);
+      const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(q[0]), q[1], 1);
+      const __m512i pick = _mm512_inserti64x4(_mm512_set1_epi32(2 * j), _mm256_set1_epi32(2 * j + 1), 1);
+      for (int t = 0; t < TT; ++t) {
+        const __m512i xq = _mm512_loadu_si512(x.q.data() + (at[t] + 2 * j) * kQ);
+        const __m512i dot = _mm512_dpbusd_epi32(zero, wq, xq);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(pick, s[t]), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < TT; ++t) {
+    const __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(mins[t]), _mm256_extractf128_ps(mins[t], 1));
+    const __m128 m2 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
+    const float sum = _mm512_reduce_add_ps(acc[t]) - _mm_cvtss_f32(_mm_add_ss(m2, _mm_movehdup_ps(m2)));
+    float* out = y.row(t0 + t) + o;
+    *out = accumulate ? *out + sum : sum;
+  }
+}
+
+template <DType D>
+void k_run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; ++o) {
+    int64_t t = 0;
+    for (; t + 2 <= x.T; t += 2) k_row<D, 2>(w, x, y, accumulate, o, t);
+    if (t < x.T) k_row<D, 1>(w, x, y, accumulate, o, t);
+  }
+}
+
 }  // namespace
 
 // The activations block by block, as ref_quantize_activations (out already shaped): the same
@@ -170,8 +239,14 @@ void quantize_activations_avx512(const Mat& x, Q8Activations& out) {
 
 void q8a_rows_avx512vnni(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
                          int64_t o1) {
-  if (w.dtype == DType::Q8_0) return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
-  run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+  switch (w.dtype) {
+    case DType::Q8_0: return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_0: return run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_K: return k_run<DType::Q4_K>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_K: return k_run<DType::Q5_K>(w, x, y, accumulate, o0, o1);
+    default: break;
+  }
+  __builtin_trap();
 }
 
 }  // namespace rwkv::cpu
