@@ -184,15 +184,15 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
         }
       } else {
         __m256 sc, mn;
-        k4_scales(blk + 4, &sc, &mn);
-        sc = _mm256_mul_ps(sc, _mm256_set1_ps(f16_at(blk)));
-        mn = _mm256_mul_ps(mn, _mm256_set1_ps(f16_at(blk + 2)));
+        k4_scales(blk + offsetof(Super, scales), &sc, &mn);
+        sc = _mm256_mul_ps(sc, _mm256_set1_ps(f16_at(blk + offsetof(Super, d))));
+        mn = _mm256_mul_ps(mn, _mm256_set1_ps(f16_at(blk + offsetof(Super, dmin))));
         __m256i qh = _mm256_setzero_si256();
         if constexpr (D == DType::Q5_K) qh = load32(blk + offsetof(quant::BlockQ5_K, qh));
         __m256 s[TT];
         for (int t = 0; t < TT; ++t) {
           s[t] = _mm256_mul_ps(sc, dx[t]);
-          const __m256 xsum = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.sum.data() + at[t])));
+          const __m256 xsum = _mm256_cvtepi32_ps(load32(x.sum.data() + at[t]));
           mins[r][t] = _mm256_fmadd_ps(mn, _mm256_mul_ps(dx[t], xsum), mins[r][t]);
         }
         for (int j = 0; j < 4; ++j) {
