@@ -120,13 +120,17 @@ BENCHMARK(GemmLora)
 
 namespace rwkv {
 namespace {
+// The weight types of ColdSmall (its fourth argument): the quantized ones decode with 8-bit
+// activations.
+constexpr DType kColdTypes[] = {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q5_1};
+
 // One token through many different matrices in turn (so each comes from DRAM, as in a
-// decode step): input-major (LoRA as stored) vs the Linear layout; bf16 (the default), or
-// Q8_0 / Q4_0 weights with 8-bit activations (fourth argument 1 / 2).
+// decode step): input-major (LoRA as stored) vs the Linear layout; weight type kColdTypes[arg 3].
 void ColdSmall(benchmark::State& state) {
   const int64_t out = state.range(0), in = state.range(1);
   const bool input_major = state.range(2) != 0;
-  const DType dtype = state.range(3) == 1 ? DType::Q8_0 : state.range(3) == 2 ? DType::Q4_0 : DType::BF16;
+  const DType dtype = kColdTypes[state.range(3)];
+  state.SetLabel(std::string(dtype_name(dtype)));
   const int64_t bytes = dtype_row_bytes(dtype, in) * out;
   const int64_t copies = std::max<int64_t>(8, (int64_t{128} << 20) / bytes);  // 128 MiB: 4x the L3 here
   auto backend = make_cpu_backend({2, std::nullopt, true});
@@ -166,6 +170,11 @@ BENCHMARK(ColdSmall)
     ->Args({2048, 2048, 0, 1})
     ->Args({8192, 2048, 0, 1})
     ->Args({2048, 8192, 0, 1})
+    ->Args({768, 3072, 0, 3})
+    ->Args({2048, 8192, 0, 3})
+    ->Args({768, 3072, 0, 4})
+    ->Args({65536, 768, 0, 4})
+    ->Args({768, 3072, 0, 5})
     ->UseRealTime();
 }  // namespace
 }  // namespace rwkv

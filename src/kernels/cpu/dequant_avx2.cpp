@@ -60,18 +60,17 @@ void row_q4_0(const std::byte* src, int64_t nb, float* y) {
 void row_q4_1(const std::byte* src, int64_t nb, float* y) {
   for (int64_t i = 0; i < nb; ++i, src += sizeof(quant::BlockQ4_1)) {
     const float d = f16_at(src), m = f16_at(src + 2);
-    widen32<true>(nibbles16(reinterpret_cast<const uint8_t*>(src + 4)), d, d, m, y + i * kBlock);
+    widen32<true>(q4_1_values(reinterpret_cast<const uint8_t*>(src)), d, d, m, y + i * kBlock);
   }
 }
 
 template <bool kHasMin>
 void row_q5(const std::byte* src, int64_t nb, float* y) {
   constexpr int64_t kBytes = kHasMin ? sizeof(quant::BlockQ5_1) : sizeof(quant::BlockQ5_0);
-  constexpr int kQh = kHasMin ? 4 : 2;  // the offset of qh (after d, or d and m)
   for (int64_t i = 0; i < nb; ++i, src += kBytes) {
     const auto* u = reinterpret_cast<const uint8_t*>(src);
     const float d = f16_at(src), m = kHasMin ? f16_at(src + 2) : 0.0f;
-    __m256i q = _mm256_or_si256(nibbles16(u + kQh + 4), fifth_bits(u + kQh));
+    __m256i q = kHasMin ? q5_1_values(u) : q5_0_values(u);
     if constexpr (!kHasMin) q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
     widen32<kHasMin>(q, d, d, m, y + i * kBlock);
   }

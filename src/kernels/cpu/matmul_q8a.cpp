@@ -185,8 +185,7 @@ void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
 void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
               int64_t o1) {
 #if defined(__x86_64__)
-  const bool vnni_type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_K ||
-                         w.dtype == DType::Q5_K;
+  const bool vnni_type = w.dtype != DType::Q6_K;  // Q6_K has only the AVX2 kernel
   if (isa >= Isa::Avx512 && has_avx512_vnni() && vnni_type) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
   if (isa >= Isa::Avx2) return q8a_rows_avx2(w, x, y, accumulate, o0, o1);
 #endif

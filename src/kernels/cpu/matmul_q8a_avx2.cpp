@@ -54,19 +54,19 @@ template <>
 struct Block<DType::Q4_1> {
   static constexpr int64_t kBytes = 20;
   static constexpr int kZero = 0, kMin = 2;
-  static __m256i weights(const uint8_t* b) { return nibbles16(b + 4); }
+  static __m256i weights(const uint8_t* b) { return q4_1_values(b); }
 };
 template <>
 struct Block<DType::Q5_0> {
   static constexpr int64_t kBytes = 22;
   static constexpr int kZero = 16, kMin = 0;
-  static __m256i weights(const uint8_t* b) { return _mm256_or_si256(nibbles16(b + 6), fifth_bits(b + 2)); }
+  static __m256i weights(const uint8_t* b) { return q5_0_values(b); }
 };
 template <>
 struct Block<DType::Q5_1> {
   static constexpr int64_t kBytes = 24;
   static constexpr int kZero = 0, kMin = 2;
-  static __m256i weights(const uint8_t* b) { return _mm256_or_si256(nibbles16(b + 8), fifth_bits(b + 4)); }
+  static __m256i weights(const uint8_t* b) { return q5_1_values(b); }
 };
 
 inline float hsum(__m256 v) {

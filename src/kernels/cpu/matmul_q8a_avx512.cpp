@@ -1,5 +1,5 @@
-// AVX512_VNNI kernels of matmul_q8a.h for Q8_0, Q4_0, Q4_K and Q5_K: two 32-weight blocks per
-// 512-bit integer dot product.
+// AVX512_VNNI kernels of matmul_q8a.h for every type but Q6_K: two 32-weight blocks per 512-bit
+// integer dot product.
 // Only called after a run-time CPU check; no std:: templates inside the SIMD region.
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -34,13 +34,34 @@ inline __m512 pair_scales(uint16_t d0, uint16_t d1) {
   return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
-// The 64 weights of blocks b and b+1 (b+1 may be past the row: `second` false, zeros).
+// The 64 weights of blocks b and b+1 (b+1 may be past the row: `second` false, zeros), as bytes in
+// x's order (Q8_0 signed, the others unsigned); weight = d * (q - kZero) (+ m, kMin bytes into the
+// block, when kMin > 0).
 template <DType D>
 struct Pair;
+
+// The pair of a type whose block values come from `values` (quant_blocks_avx2.h).
+template <int64_t Bytes, int Zero, int Min, __m256i (*values)(const uint8_t*)>
+struct PairOf {
+  static constexpr int64_t kBytes = Bytes;
+  static constexpr int kZero = Zero, kMin = Min;
+  static __m512i weights(const std::byte* blk, bool second) {
+    const auto* b = reinterpret_cast<const uint8_t*>(blk);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(values(b)), second ? values(b + kBytes) : _mm256_setzero_si256(),
+                              1);
+  }
+};
+template <>
+struct Pair<DType::Q4_1> : PairOf<sizeof(quant::BlockQ4_1), 0, 2, q4_1_values> {};
+template <>
+struct Pair<DType::Q5_0> : PairOf<sizeof(quant::BlockQ5_0), 16, 0, q5_0_values> {};
+template <>
+struct Pair<DType::Q5_1> : PairOf<sizeof(quant::BlockQ5_1), 0, 2, q5_1_values> {};
 
 template <>
 struct Pair<DType::Q8_0> {
   static constexpr int64_t kBytes = 34;
+  static constexpr int kZero = 0, kMin = 0;
   static __m512i weights(const std::byte* blk, bool second) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i b = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kBytes + 2)) : _mm256_setzero_si256();
@@ -51,6 +72,7 @@ struct Pair<DType::Q8_0> {
 template <>
 struct Pair<DType::Q4_0> {
   static constexpr int64_t kBytes = 18;
+  static constexpr int kZero = 8, kMin = 0;
   // As unsigned 4-bit values in block order: each block's low nibbles (weights 0-15), then its
   // high nibbles (16-31).
   static __m512i weights(const std::byte* blk, bool second) {
@@ -64,11 +86,14 @@ struct Pair<DType::Q4_0> {
   }
 };
 
-// R weight rows x TT tokens.
+// R weight rows x TT tokens. Always inlined into its row loop: when the file's kernels grew past
+// GCC's inlining budget, the call cost Q4_0 decode ~5%.
 template <DType D, int R, int TT>
-void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
+[[gnu::always_inline]] inline void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y,
+                                              bool accumulate, int64_t o, int64_t t0) {
   using P = Pair<D>;
   __m512 acc[R][TT];
+  float mins[R][TT] = {};
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512();
@@ -79,14 +104,19 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
     __m512i xq[TT];
     __m512 dx[TT];
     __m512i corr[TT];
+    float xs[TT], xs1[TT];  // dx * sum(xq) of both blocks (types with a min)
     for (int t = 0; t < TT; ++t) {
       const int64_t at = (t0 + t) * x.padded + b;
       xq[t] = _mm512_loadu_si512(x.q.data() + at * kQ);
       dx[t] = _mm512_insertf32x8(_mm512_set1_ps(x.d[static_cast<size_t>(at)]),
                                  _mm256_set1_ps(x.d[static_cast<size_t>(at + 1)]), 1);
-      if constexpr (D == DType::Q4_0)  // the zero point: q - 8, so subtract 8 * sum(x q) once per block
-        corr[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, 8 * x.sum[static_cast<size_t>(at)]), 0x0100,
-                                         8 * x.sum[static_cast<size_t>(at + 1)]);
+      if constexpr (P::kZero != 0)  // the zero point: sum (q - z) x = sum q x - z sum x, once per block
+        corr[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, P::kZero * x.sum[static_cast<size_t>(at)]),
+                                         0x0100, P::kZero * x.sum[static_cast<size_t>(at + 1)]);
+      if constexpr (P::kMin != 0) {  // the min: m * dx * sum(xq) per block
+        xs[t] = x.d[static_cast<size_t>(at)] * static_cast<float>(x.sum[static_cast<size_t>(at)]);
+        xs1[t] = second ? x.d[static_cast<size_t>(at + 1)] * static_cast<float>(x.sum[static_cast<size_t>(at + 1)]) : 0.0f;
+      }
     }
     // Decode prefetches (they never fault): one row at a time is one sequential stream, asked for
     // 2 KiB ahead; a block of rows asks for the next block.
@@ -104,12 +134,15 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
         __m512i dot;
         if constexpr (D == DType::Q8_0) {
           // signed x signed: |w| times x with w's sign moved onto x (dpbusd takes u8 x s8)
-          const __m512i xs = _mm512_mask_sub_epi8(xq[t], _mm512_movepi8_mask(wq), zero, xq[t]);
-          dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), xs);
+          const __m512i xsigned = _mm512_mask_sub_epi8(xq[t], _mm512_movepi8_mask(wq), zero, xq[t]);
+          dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), xsigned);
         } else {
-          dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, wq, xq[t]), corr[t]);
+          dot = _mm512_dpbusd_epi32(zero, wq, xq[t]);
+          if constexpr (P::kZero != 0) dot = _mm512_sub_epi32(dot, corr[t]);
         }
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, dx[t]), acc[r][t]);
+        if constexpr (P::kMin != 0)
+          mins[r][t] += f16_at(blk + P::kMin) * xs[t] + (second ? f16_at(blk + P::kBytes + P::kMin) * xs1[t] : 0.0f);
       }
     }
   };
@@ -119,7 +152,8 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) {
       float* out = y.row(t0 + t) + o + r;
-      const float sum = _mm512_reduce_add_ps(acc[r][t]);
+      float sum = _mm512_reduce_add_ps(acc[r][t]);
+      if constexpr (P::kMin != 0) sum += mins[r][t];
       *out = accumulate ? *out + sum : sum;
     }
 }
@@ -137,9 +171,9 @@ void run(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accum
   int64_t t = 0;
   for (; t + 2 <= x.T; t += 2) rows_tokens<D, 4, 2>(w, x, y, accumulate, o0, o1, t);
   // One token: Q8_0 row by row, so the weights are read as one sequential stream (measured
-  // +10-15% over blocks of 8 rows); Q4_0's longer unpacking needs the 8 independent rows to keep
-  // up with memory (row by row: 1.5B 40 -> 28 tok/s).
-  if (t < x.T) rows_tokens<D, D == DType::Q4_0 ? 8 : 1, 1>(w, x, y, accumulate, o0, o1, t);
+  // +10-15% over blocks of 8 rows); the 4/5-bit types' longer unpacking needs the 8 independent
+  // rows to keep up with memory (row by row: 1.5B Q4_0 40 -> 28 tok/s; 0.1B Q5_1 275 -> 253).
+  if (t < x.T) rows_tokens<D, D != DType::Q8_0 ? 8 : 1, 1>(w, x, y, accumulate, o0, o1, t);
 }
 
 // ---- Q4_K / Q5_K: each group of 64 weights (the low and the high nibbles of 32 bytes, sub-blocks
@@ -242,6 +276,9 @@ void q8a_rows_avx512vnni(const WeightMatrix& w, const Q8Activations& x, const Ma
   switch (w.dtype) {
     case DType::Q8_0: return run<DType::Q8_0>(w, x, y, accumulate, o0, o1);
     case DType::Q4_0: return run<DType::Q4_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q4_1: return run<DType::Q4_1>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_0: return run<DType::Q5_0>(w, x, y, accumulate, o0, o1);
+    case DType::Q5_1: return run<DType::Q5_1>(w, x, y, accumulate, o0, o1);
     case DType::Q4_K: return k_run<DType::Q4_K>(w, x, y, accumulate, o0, o1);
     case DType::Q5_K: return k_run<DType::Q5_K>(w, x, y, accumulate, o0, o1);
     default: break;

@@ -44,6 +44,16 @@ inline __m256i fifth_bits(const uint8_t* qh) {
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
 
+// The 32 unsigned values of a Q4_1 / Q5_0 / Q5_1 block in weight order (before the zero point or
+// the min).
+inline __m256i q4_1_values(const uint8_t* b) { return nibbles16(b + offsetof(quant::BlockQ4_1, qs)); }
+inline __m256i q5_0_values(const uint8_t* b) {
+  return _mm256_or_si256(nibbles16(b + offsetof(quant::BlockQ5_0, qs)), fifth_bits(b + offsetof(quant::BlockQ5_0, qh)));
+}
+inline __m256i q5_1_values(const uint8_t* b) {
+  return _mm256_or_si256(nibbles16(b + offsetof(quant::BlockQ5_1, qs)), fifth_bits(b + offsetof(quant::BlockQ5_1, qh)));
+}
+
 // Q4_K / Q5_K group j (0-3) of a super-block: the low and the high nibbles of qs[32j ..], the
 // unsigned values of sub-blocks 2j and 2j+1; with Q5_K (qh = its 32 qh bytes), bit 2j of qh[l]
 // is the 5th bit of low value l and bit 2j+1 that of high value l.
