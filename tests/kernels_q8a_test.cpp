@@ -1,29 +1,53 @@
-// Decode products with 8-bit activations (fast_activations) for the 32-weight block types and the
-// K-quants Q4_K, Q5_K, Q6_K: the SIMD kernels (AVX512_VNNI, AVX2) equal their scalar twin (the same integer sums)
-// up to float summation order, and all stay within the activation rounding of the exact product.
+// Decode products with 8-bit activations (fast_activations) for every ggml block type: the SIMD
+// kernels (AVX512_VNNI, AVX2) equal their scalar twin (the same integer sums) up to float
+// summation order, and all stay within the activation rounding of the exact product.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <random>
 
 #include "kernels/cpu/matmul_q8a.h"
 #include "kernels/cpu/reference.h"
 #include "tensor/convert.h"
+#include "tensor/quant.h"
 
 namespace rwkv::cpu {
 namespace {
 
+// Rows of `d`: Gaussian weights through the reference quantizer; Q2_K and Q3_K, which have none,
+// as random blocks whose f16 scales are set to small values (every packed scale, min and bit
+// pattern occurs).
+std::vector<std::byte> random_rows(DType d, int64_t rows, int64_t cols, std::mt19937& rng) {
+  if (d != DType::Q2_K && d != DType::Q3_K) {
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> wf(static_cast<size_t>(rows * cols));
+    for (float& v : wf) v = dist(rng);
+    return convert_rows(DType::F32, reinterpret_cast<const std::byte*>(wf.data()), rows, cols, d);
+  }
+  std::vector<std::byte> bytes(static_cast<size_t>(rows * dtype_row_bytes(d, cols)));
+  for (std::byte& b : bytes) b = static_cast<std::byte>(rng() & 0xFF);
+  std::uniform_real_distribution<float> scale(0.005f, 0.03f);
+  const size_t block = static_cast<size_t>(dtype_block_bytes(d));
+  const size_t at = d == DType::Q2_K ? offsetof(quant::BlockQ2_K, d) : offsetof(quant::BlockQ3_K, d);
+  for (size_t b = 0; b < bytes.size(); b += block)
+    for (size_t f = 0; f < (d == DType::Q2_K ? 2u : 1u); ++f) {  // d (and Q2_K's dmin after it)
+      const uint16_t h = f32_to_f16(scale(rng));
+      std::memcpy(bytes.data() + b + at + 2 * f, &h, 2);
+    }
+  return bytes;
+}
+
 TEST(Q8Activations, KernelMatchesScalarTwinAndStaysNearTheExactProduct) {
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
-                  DType::Q6_K}) {
+  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     for (int64_t rows : {1, 5, 8, 37}) {
       for (int64_t cols : {32, 96, 256, 768}) {  // odd and even block counts
         if (cols % dtype_block_size(d) != 0) continue;
-        std::vector<float> wf(static_cast<size_t>(rows * cols));
-        for (float& v : wf) v = dist(rng);
-        const auto bytes = convert_rows(DType::F32, reinterpret_cast<const std::byte*>(wf.data()), rows, cols, d);
+        const auto bytes = random_rows(d, rows, cols, rng);
         const WeightMatrix w{d, rows, cols, bytes.data(), dtype_row_bytes(d, cols)};
         for (int64_t T : {1, 2, 3, 4}) {
           std::vector<float> x(static_cast<size_t>(T * cols)), exact(static_cast<size_t>(T * rows));

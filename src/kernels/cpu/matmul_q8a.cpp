@@ -17,9 +17,7 @@ constexpr int64_t kMaxTokens = 4;
 }  // namespace
 
 bool use_q8_activations(Isa isa, const WeightMatrix& w, int64_t T, bool fast_activations) {
-  const bool type = w.dtype == DType::Q8_0 || w.dtype == DType::Q4_0 || w.dtype == DType::Q4_1 ||
-                    w.dtype == DType::Q5_0 || w.dtype == DType::Q5_1 || w.dtype == DType::Q4_K ||
-                    w.dtype == DType::Q5_K || w.dtype == DType::Q6_K;
+  const bool type = dtype_is_quantized(w.dtype);  // every ggml block type
   return fast_activations && T <= kMaxTokens && type && isa >= Isa::Avx2 && w.layout == WeightLayout::OutIn;
 }
 
@@ -101,12 +99,39 @@ void block_ints(DType type, const std::byte* blk, int (&q)[kQ], float* d, float*
 // scale[j / 16] * q[j] - min.
 struct SubBlock {
   int q[kQ];
-  float scale[2], min;
+  float scale[2], min[2];  // per 16 weights: weight j = scale[j / 16] * q[j] - min[j / 16]
 };
 
 SubBlock k_sub_block(DType type, const std::byte* blk, int e) {
   const auto* b = reinterpret_cast<const uint8_t*>(blk);
   SubBlock s{};
+  if (type == DType::Q2_K || type == DType::Q3_K) {  // 2-bit values: run e is shift 2 (e % 4) of qs[32 (e / 4) ..]
+    const bool three = type == DType::Q3_K;
+    const uint8_t* qs = b + (three ? offsetof(quant::BlockQ3_K, qs) : offsetof(quant::BlockQ2_K, qs)) + 32 * (e / 4);
+    for (int l = 0; l < kQ; ++l) {
+      s.q[l] = (qs[l] >> (2 * (e % 4))) & 3;
+      if (three) s.q[l] -= (b[offsetof(quant::BlockQ3_K, hmask) + l] >> e) & 1 ? 0 : 4;  // the 3rd bit, inverted
+    }
+    uint16_t dh[2];
+    if (three) {
+      // 16 6-bit scales: low 4 bits in bytes 0-7 (two per byte), high 2 bits in bytes 8-11.
+      std::memcpy(dh, b + offsetof(quant::BlockQ3_K, d), 2);
+      const uint8_t* sc = b + offsetof(quant::BlockQ3_K, scales);
+      for (int h = 0; h < 2; ++h) {
+        const int i = 2 * e + h;
+        const int low = (sc[i % 8] >> (4 * (i / 8))) & 0xF, high = (sc[8 + i % 4] >> (2 * (i / 4))) & 3;
+        s.scale[h] = f16_to_f32(dh[0]) * static_cast<float>((low | high << 4) - 32);
+      }
+    } else {  // Q2_K: per 16 weights a 4-bit scale (low nibble) and min (high nibble)
+      std::memcpy(dh, b + offsetof(quant::BlockQ2_K, d), 4);
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t sm = b[offsetof(quant::BlockQ2_K, scales) + 2 * e + h];
+        s.scale[h] = f16_to_f32(dh[0]) * static_cast<float>(sm & 0xF);
+        s.min[h] = f16_to_f32(dh[1]) * static_cast<float>(sm >> 4);
+      }
+    }
+    return s;
+  }
   if (type == DType::Q6_K) {  // half n of 128 weights, run r of 32 in it
     const int n = e / 4, r = e % 4;
     const uint8_t* ql = b + 64 * n + (r % 2) * 32;
@@ -132,30 +157,33 @@ SubBlock k_sub_block(DType type, const std::byte* blk, int e) {
   uint8_t sc, m;
   quant::scale_min_k4(e, b + 4, &sc, &m);
   s.scale[0] = s.scale[1] = f16_to_f32(dh[0]) * static_cast<float>(sc);
-  s.min = f16_to_f32(dh[1]) * static_cast<float>(m);
+  s.min[0] = s.min[1] = f16_to_f32(dh[1]) * static_cast<float>(m);
   return s;
 }
 
 // y[t][o] of a K-quant row: per activation block, the integer dot products of its two halves
-// scaled, minus the min times the sum of the activations.
+// scaled, minus the mins times the sums of the activations of each half.
 float ref_k_row(const WeightMatrix& w, const Q8Activations& x, int64_t o, int64_t t) {
   const int64_t per_super = quant::kBlockK / kQ, super_bytes = dtype_block_bytes(w.dtype);
   float sum = 0.0f;
   for (int64_t b = 0; b < x.blocks; ++b) {
     const SubBlock s = k_sub_block(w.dtype, w.row(o) + b / per_super * super_bytes, static_cast<int>(b % per_super));
     const int8_t* xq = x.q.data() + (t * x.padded + b) * kQ;
-    int32_t dot[2] = {0, 0};
-    for (int l = 0; l < kQ; ++l) dot[l / 16] += s.q[l] * xq[l];
+    int32_t dot[2] = {0, 0}, xsum[2] = {0, 0};
+    for (int l = 0; l < kQ; ++l) {
+      dot[l / 16] += s.q[l] * xq[l];
+      xsum[l / 16] += xq[l];
+    }
     const float dx = x.d[static_cast<size_t>(t * x.padded + b)];
-    sum += dx * (s.scale[0] * static_cast<float>(dot[0]) + s.scale[1] * static_cast<float>(dot[1])) -
-           s.min * dx * static_cast<float>(x.sum[static_cast<size_t>(t * x.padded + b)]);
+    for (int h = 0; h < 2; ++h)
+      sum += dx * (s.scale[h] * static_cast<float>(dot[h]) - s.min[h] * static_cast<float>(xsum[h]));
   }
   return sum;
 }
 }  // namespace
 
 void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1) {
-  if (w.dtype == DType::Q4_K || w.dtype == DType::Q5_K || w.dtype == DType::Q6_K) {
+  if (dtype_block_size(w.dtype) == quant::kBlockK) {  // the K-quants
     for (int64_t o = o0; o < o1; ++o)
       for (int64_t t = 0; t < x.T; ++t) {
         float& out = y.row(t)[o];
@@ -185,7 +213,8 @@ void ref_q8a_rows(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
 void q8a_rows(Isa isa, const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0,
               int64_t o1) {
 #if defined(__x86_64__)
-  const bool vnni_type = w.dtype != DType::Q6_K;  // Q6_K has only the AVX2 kernel
+  // Q2_K, Q3_K and Q6_K have only the AVX2 kernel.
+  const bool vnni_type = w.dtype != DType::Q2_K && w.dtype != DType::Q3_K && w.dtype != DType::Q6_K;
   if (isa >= Isa::Avx512 && has_avx512_vnni() && vnni_type) return q8a_rows_avx512vnni(w, x, y, accumulate, o0, o1);
   if (isa >= Isa::Avx2) return q8a_rows_avx2(w, x, y, accumulate, o0, o1);
 #endif

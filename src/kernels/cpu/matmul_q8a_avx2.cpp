@@ -131,14 +131,75 @@ void rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, boo
 // Lane i of v in every lane.
 inline __m256 lane(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i)); }
 
+// dx[e] of the 8 activation blocks of a super-block, as lanes 2j and 2j+1 for block 4n + j: the
+// layout of the per-16-weight scales of half n.
+inline __m256 dx_pairs(__m256 dx, int n) {
+  return _mm256_permutevar8x32_ps(dx, _mm256_add_epi32(_mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), _mm256_set1_epi32(4 * n)));
+}
+// Lanes 2j (four times) and 2j+1 (four times): the two scales of run j, for the lanes of its
+// dot product (0-3 from weights 0-15, 4-7 from 16-31).
+inline __m256 run_scales(__m256 s, int j) {
+  return _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1,
+                                                       2 * j + 1));
+}
+
+// Q2_K / Q3_K, one super-block of one row: 2-bit values, run j of half n is qs[32n ..] >> 2j;
+// Q3_K adds an inverted third bit from hmask (bit 4n + j; values -4..3), Q2_K a min per 16
+// weights (taken off with the sums of each half of the activation block).
+template <DType D, int TT, typename XQ>
+void two_bit_super_block(const uint8_t* blk, const __m256 (&dx)[TT], XQ xq, __m256 (&acc)[TT], __m256 (&mins)[TT]) {
+  using Super = typename SuperBlock<D>::type;
+  const __m256 d = _mm256_set1_ps(f16_at(blk + offsetof(Super, d)));
+  __m256 sc[2], mn[2];  // per 16 weights, units 0-7 and 8-15
+  if constexpr (D == DType::Q2_K) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(Super, scales)));
+    const __m128i nib = _mm_set1_epi8(0x0f);
+    const __m128i s4 = _mm_and_si128(packed, nib), m4 = _mm_and_si128(_mm_srli_epi16(packed, 4), nib);
+    const __m256 dmin = _mm256_set1_ps(f16_at(blk + offsetof(Super, dmin)));
+    for (int h = 0; h < 2; ++h) {
+      sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(s4, 8 * h))));
+      mn[h] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(m4, 8 * h))));
+    }
+  } else {
+    const __m128i s8 = q3k_scales(blk + offsetof(Super, scales));
+    for (int h = 0; h < 2; ++h) sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8 * h))));
+  }
+  const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+  const __m256i ones_u8 = _mm256_set1_epi8(1);
+  __m256i hmask = _mm256_setzero_si256();
+  if constexpr (D == DType::Q3_K) hmask = load32(blk + offsetof(Super, hmask));
+  for (int n = 0; n < 2; ++n) {
+    const __m256i q = load32(blk + offsetof(Super, qs) + 32 * n);
+    __m256 s[TT], m[TT];
+    for (int t = 0; t < TT; ++t) {
+      const __m256 pairs = dx_pairs(dx[t], n);
+      s[t] = _mm256_mul_ps(sc[n], pairs);
+      if constexpr (D == DType::Q2_K) m[t] = _mm256_mul_ps(mn[n], pairs);
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
+      if constexpr (D == DType::Q3_K) {
+        const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * n + j), one);
+        v = _mm256_sub_epi8(_mm256_or_si256(v, _mm256_slli_epi16(hb, 2)), four);
+      }
+      for (int t = 0; t < TT; ++t) {
+        const __m256i x = xq(t, 4 * n + j);
+        const __m256i dot = D == DType::Q3_K ? dot_s8(v, x) : dot_u8(v, x);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), run_scales(s[t], j), acc[t]);
+        if constexpr (D == DType::Q2_K)  // the sums of the activations, lanes as the dot product's
+          mins[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8(ones_u8, x)), run_scales(m[t], j), mins[t]);
+      }
+    }
+  }
+}
+
 // R weight rows x TT tokens. The scales are handled a super-block at a time as vectors of 8 (one
 // lane per activation block): scale[e] = d * sc[e] * dx[e], broadcast into each sub-block's
 // multiply-add, and the Q4_K/Q5_K min terms dmin * m[e] * dx[e] * sum(xq[e]) summed apart.
 template <DType D, int R, int TT>
 void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o, int64_t t0) {
   constexpr int64_t kSuper = 256, kSub = kSuper / kQ;  // activation blocks per super-block
-  using Super = std::conditional_t<D == DType::Q6_K, quant::BlockQ6_K,
-                                   std::conditional_t<D == DType::Q5_K, quant::BlockQ5_K, quant::BlockQ4_K>>;
+  using Super = typename SuperBlock<D>::type;
   constexpr int64_t block_bytes = sizeof(Super);
   __m256 acc[R][TT], mins[R][TT];
   for (int r = 0; r < R; ++r)
@@ -159,7 +220,9 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
     auto xq = [&](int t, int e) { return load32(x.q.data() + (at[t] + e) * kQ); };
     for (int r = 0; r < R; ++r) {
       const auto* blk = reinterpret_cast<const uint8_t*>(w.row(o + r)) + sb * block_bytes;
-      if constexpr (D == DType::Q6_K) {
+      if constexpr (D == DType::Q2_K || D == DType::Q3_K) {
+        two_bit_super_block<D, TT>(blk, dx, xq, acc[r], mins[r]);
+      } else if constexpr (D == DType::Q6_K) {
         // 16 signed scales, one per 16 weights: sub-block e's are sc[2e], sc[2e + 1].
         const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(Super, scales)));
         const __m256 d = _mm256_set1_ps(f16_at(blk + offsetof(Super, d)));
@@ -170,15 +233,10 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
           __m256i q[4];
           q6k_half(blk, n, q);
           for (int t = 0; t < TT; ++t) {
-            // Lanes 2j, 2j+1 of sc[n] times dx of block 4n + j.
-            const __m256 dx_pairs = _mm256_permutevar8x32_ps(
-                dx[t], _mm256_add_epi32(_mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), _mm256_set1_epi32(4 * n)));
-            const __m256 s = _mm256_mul_ps(sc[n], dx_pairs);
+            const __m256 s = _mm256_mul_ps(sc[n], dx_pairs(dx[t], n));
             for (int j = 0; j < 4; ++j) {
-              const __m256 sj = _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1,
-                                                                              2 * j + 1, 2 * j + 1, 2 * j + 1));
               const __m256i dot = dot_s8(_mm256_sub_epi8(q[j], bias), xq(t, 4 * n + j));
-              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sj, acc[r][t]);
+              acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), run_scales(s, j), acc[r][t]);
             }
           }
         }
@@ -216,7 +274,7 @@ void k_rows_block(const WeightMatrix& w, const Q8Activations& x, const Mat& y, b
 
 // Every type's kernel by the same row and token blocking.
 template <DType D>
-constexpr bool kSuperBlocks = D == DType::Q4_K || D == DType::Q5_K || D == DType::Q6_K;
+constexpr bool kSuperBlocks = D == DType::Q2_K || D == DType::Q3_K || D == DType::Q4_K || D == DType::Q5_K || D == DType::Q6_K;
 
 template <DType D, int R, int TT>
 void rows_tokens(const WeightMatrix& w, const Q8Activations& x, const Mat& y, bool accumulate, int64_t o0, int64_t o1,
@@ -293,6 +351,8 @@ void q8a_rows_avx2(const WeightMatrix& w, const Q8Activations& x, const Mat& y, 
     case DType::Q4_1: return run<DType::Q4_1>(w, x, y, accumulate, o0, o1);
     case DType::Q5_0: return run<DType::Q5_0>(w, x, y, accumulate, o0, o1);
     case DType::Q5_1: return run<DType::Q5_1>(w, x, y, accumulate, o0, o1);
+    case DType::Q2_K: return run<DType::Q2_K>(w, x, y, accumulate, o0, o1);
+    case DType::Q3_K: return run<DType::Q3_K>(w, x, y, accumulate, o0, o1);
     case DType::Q4_K: return run<DType::Q4_K>(w, x, y, accumulate, o0, o1);
     case DType::Q5_K: return run<DType::Q5_K>(w, x, y, accumulate, o0, o1);
     case DType::Q6_K: return run<DType::Q6_K>(w, x, y, accumulate, o0, o1);

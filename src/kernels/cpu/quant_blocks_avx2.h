@@ -44,6 +44,38 @@ inline __m256i fifth_bits(const uint8_t* qh) {
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
 
+// The block struct of a K-quant type.
+template <DType D>
+struct SuperBlock;
+template <>
+struct SuperBlock<DType::Q2_K> { using type = quant::BlockQ2_K; };
+template <>
+struct SuperBlock<DType::Q3_K> { using type = quant::BlockQ3_K; };
+template <>
+struct SuperBlock<DType::Q4_K> { using type = quant::BlockQ4_K; };
+template <>
+struct SuperBlock<DType::Q5_K> { using type = quant::BlockQ5_K; };
+template <>
+struct SuperBlock<DType::Q6_K> { using type = quant::BlockQ6_K; };
+
+// The 16 six-bit scales of a Q3_K block, minus 32, as bytes: the low 4 bits of scale i are nibble
+// i / 8 of byte i % 8, the high 2 bits are bits 2 (i / 4) of byte 8 + i % 4. On the 12 bytes as
+// three little-endian words a, b, c, four scales at a time:
+//   0-3: a & 15 | (c & 3) << 4         4-7: b & 15 | (c >> 2 & 3) << 4
+//   8-11: a >> 4 & 15 | (c >> 4 & 3) << 4   12-15: b >> 4 & 15 | (c >> 6 & 3) << 4
+inline __m128i q3k_scales(const uint8_t* packed) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  const uint32_t low4 = 0x0f0f0f0f, low2 = 0x03030303;
+  const __m128i s = _mm_setr_epi32(static_cast<int>((a & low4) | (c & low2) << 4),
+                                   static_cast<int>((b & low4) | ((c >> 2) & low2) << 4),
+                                   static_cast<int>(((a >> 4) & low4) | ((c >> 4) & low2) << 4),
+                                   static_cast<int>(((b >> 4) & low4) | ((c >> 6) & low2) << 4));
+  return _mm_sub_epi8(s, _mm_set1_epi8(32));
+}
+
 // The 32 unsigned values of a Q4_1 / Q5_0 / Q5_1 block in weight order (before the zero point or
 // the min).
 inline __m256i q4_1_values(const uint8_t* b) { return nibbles16(b + offsetof(quant::BlockQ4_1, qs)); }
