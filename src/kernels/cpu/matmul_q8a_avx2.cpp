@@ -157,12 +157,13 @@ void two_bit_super_block(const uint8_t* blk, const __m256 (&dx)[TT], XQ xq, __m2
     const __m128i s4 = _mm_and_si128(packed, nib), m4 = _mm_and_si128(_mm_srli_epi16(packed, 4), nib);
     const __m256 dmin = _mm256_set1_ps(f16_at(blk + offsetof(Super, dmin)));
     for (int h = 0; h < 2; ++h) {
-      sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(s4, 8 * h))));
-      mn[h] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(m4, 8 * h))));
+      sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(s4, s4) : s4)));
+      mn[h] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(m4, m4) : m4)));
     }
   } else {
     const __m128i s8 = q3k_scales(blk + offsetof(Super, scales));
-    for (int h = 0; h < 2; ++h) sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8 * h))));
+    for (int h = 0; h < 2; ++h)
+      sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h ? _mm_unpackhi_epi64(s8, s8) : s8)));
   }
   const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
   const __m256i ones_u8 = _mm256_set1_epi8(1);
