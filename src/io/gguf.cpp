@@ -264,7 +264,7 @@ TensorMap read_gguf(std::shared_ptr<const MappedFile> file) {
       map.add_owned(std::move(t.name), t.dtype, std::move(t.shape), std::vector<std::byte>(data.begin(), data.end()));
     }
   }
-  map.keep_alive(file);
+  attach_file(map, file);
   return map;
 }
 

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "util/error.h"
@@ -67,6 +69,22 @@ std::span<const std::byte> MappedFile::slice(uint64_t offset, uint64_t length, s
     throw Error("{}: {} at byte {} with length {} runs past the end of the file ({} bytes); the file is truncated or corrupt",
                 path_, what, offset, length, size_);
   return {data_ + offset, static_cast<size_t>(length)};
+}
+
+void MappedFile::release(std::span<const std::byte> bytes) const {
+  if (!mapped_ || bytes.empty()) return;
+  const auto lo = reinterpret_cast<uintptr_t>(data_), hi = lo + size_;
+  auto from = reinterpret_cast<uintptr_t>(bytes.data()), to = from + bytes.size();
+  if (to <= lo || from >= hi) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  from = (std::max(from, lo) + page - 1) / page * page;  // whole pages only: neighbours stay
+  to = std::min(to, hi) / page * page;
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+
+void attach_file(TensorMap& map, std::shared_ptr<const MappedFile> file) {
+  map.add_page_releaser([f = file.get()](std::span<const std::byte> bytes) { f->release(bytes); });
+  map.keep_alive(std::move(file));
 }
 
 }  // namespace rwkv

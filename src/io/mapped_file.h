@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 
+#include "tensor/tensor_map.h"
+
 namespace rwkv {
 
 class MappedFile {
@@ -25,6 +27,10 @@ class MappedFile {
   uint64_t size() const { return size_; }
   // bytes [offset, offset+length); throws Error("<path>: <what> at byte <offset> ... past the end").
   std::span<const std::byte> slice(uint64_t offset, uint64_t length, std::string_view what) const;
+  // Drops the whole pages of `bytes` that lie in this mapping from the process's resident memory
+  // (a copy replaced them). Always safe: the mapping is read-only, so a later read of them
+  // faults the same bytes back in from the file. Bytes outside the mapping are ignored.
+  void release(std::span<const std::byte> bytes) const;
 
  private:
   MappedFile() = default;
@@ -34,5 +40,9 @@ class MappedFile {
   bool mapped_ = false;
   std::unique_ptr<std::byte[]> owned_;
 };
+
+// Keeps `file` alive as long as `map` (whose views point into it) and lets the map release the
+// pages of tensors it replaces by copies (TensorMap::release_pages).
+void attach_file(TensorMap& map, std::shared_ptr<const MappedFile> file);
 
 }  // namespace rwkv

@@ -283,7 +283,7 @@ TensorMap read_pth(std::shared_ptr<const MappedFile> file) {
                   pickle::kind_name(key->kind));
     reader.read(key->text, *value, map);
   }
-  map.keep_alive(file);
+  attach_file(map, file);
   return map;
 }
 

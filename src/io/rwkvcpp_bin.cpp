@@ -155,7 +155,7 @@ TensorMap read_rwkvcpp_bin(std::shared_ptr<const MappedFile> file) {
       map.add_owned(name, dtype, std::move(shape), std::vector<std::byte>(data.begin(), data.end()));
     }
   }
-  map.keep_alive(file);
+  attach_file(map, file);
   return map;
 }
 

@@ -96,7 +96,7 @@ TensorMap read_safetensors(std::shared_ptr<const MappedFile> file) {
       throw Error("{}: tensors '{}' and '{}' overlap in the file", path, widest->name, r.name);
     if (!widest || r.end > widest->end) widest = &r;
   }
-  map.keep_alive(file);
+  attach_file(map, file);
   return map;
 }
 

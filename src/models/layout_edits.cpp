@@ -53,6 +53,7 @@ void reshape_tensor(TensorMap& t, const std::string& name, const Shape& shape) {
 
 void replace_bytes(TensorMap& t, const std::string& name, const Shape& shape, std::vector<std::byte> bytes) {
   const DType dtype = t.get(name).dtype;
+  t.release_pages(t.get(name).bytes);
   t.erase(name);
   t.add_owned(name, dtype, shape, std::move(bytes));
 }
@@ -62,6 +63,7 @@ void widen_to_f32(TensorMap& t, const std::string& name) {
   if (!dtype_is_quantized(v.dtype)) return;
   const Shape shape = v.shape;
   auto f32 = convert_rows(v.dtype, v.bytes.data(), v.numel() / shape.back(), shape.back(), DType::F32);
+  t.release_pages(v.bytes);
   t.erase(name);
   t.add_owned(name, DType::F32, shape, std::move(f32));
 }

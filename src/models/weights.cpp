@@ -57,7 +57,9 @@ DType WeightBinder::matrix_dtype_for(const TensorView& t, int64_t cols) const {
 
 WeightMatrix WeightBinder::converted(const TensorView& t, int64_t rows, int64_t cols, DType want) {
   if (want == t.dtype) return to_backend(t.dtype, rows, cols, t.bytes.data());
-  return to_backend(want, rows, cols, keep(convert_rows(t.dtype, t.bytes.data(), rows, cols, want)));
+  const std::byte* copy = keep(convert_rows(t.dtype, t.bytes.data(), rows, cols, want));
+  tensors_.release_pages(t.bytes);  // the file's bytes of it are not read again: out of RSS
+  return to_backend(want, rows, cols, copy);
 }
 
 WeightMatrix WeightBinder::linear(const std::string& name, int64_t out, int64_t in) {
@@ -83,8 +85,10 @@ WeightMatrix WeightBinder::input_major(const TensorView& t, const std::byte* src
   // Kept input-major, as stored: the kernels multiply it without a transpose (zero-copy when the
   // dtype is kept and the bytes are the file's).
   const std::byte* data = src;
-  if (want != stored || !widened.empty())
+  if (want != stored || !widened.empty()) {
     data = keep(want != stored ? convert_rows(stored, src, in, out, want) : std::move(widened));
+    tensors_.release_pages(t.bytes);
+  }
   WeightMatrix m{want, out, in, data, dtype_row_bytes(want, out), WeightLayout::InOut};
   return backend_.upload_weight(m);
 }

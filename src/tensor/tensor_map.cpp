@@ -94,6 +94,7 @@ void TensorMap::merge(TensorMap&& other) {
     tensors_.emplace(name, t);
   }
   for (auto& o : other.owners_) owners_.push_back(std::move(o));
+  for (auto& r : other.releasers_) releasers_.push_back(std::move(r));
   for (auto& [k, v] : other.metadata_) metadata_.emplace(k, v);
   other.tensors_.clear();
   if (source_.empty()) source_ = other.source_;

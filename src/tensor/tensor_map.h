@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -46,6 +47,14 @@ class TensorMap {
   void add_owned(std::string name, DType dtype, Shape shape, std::vector<std::byte> bytes);
   // Keeps `owner` alive as long as the map: the mapped file the views point into.
   void keep_alive(std::shared_ptr<const void> owner) { owners_.push_back(std::move(owner)); }
+  // A function that drops file pages from resident memory (io's attach_file adds one per file).
+  void add_page_releaser(std::function<void(std::span<const std::byte>)> f) { releasers_.push_back(std::move(f)); }
+  // Tells the mapped files that `bytes` (a tensor that was just replaced by a converted copy) will
+  // not be read again soon: their whole pages leave the resident set. Reading them later is still
+  // correct (they are faulted back in from the file).
+  void release_pages(std::span<const std::byte> bytes) const {
+    for (const auto& f : releasers_) f(bytes);
+  }
   // Moves every tensor of `other` into this map (for multi-file checkpoints).
   void merge(TensorMap&& other);
 
@@ -72,6 +81,7 @@ class TensorMap {
   std::map<std::string, std::string> metadata_;
   std::map<std::string, TensorView> tensors_;
   std::vector<std::shared_ptr<const void>> owners_;
+  std::vector<std::function<void(std::span<const std::byte>)>> releasers_;
 };
 
 }  // namespace rwkv
