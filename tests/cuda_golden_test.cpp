@@ -20,12 +20,6 @@ namespace {
 // f32 compute vs the official f32 reference, as on the CPU (DESIGN.md "Fixtures and tolerances").
 constexpr double kTolerance = 1e-3;
 
-std::string test_name(std::string s) {
-  for (char& ch : s)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
 ModelOptions on_gpu() {
   ModelOptions opt;
   opt.device = "cuda";

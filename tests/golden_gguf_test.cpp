@@ -73,10 +73,7 @@ TEST_P(GgufGolden, MatchesOfficialAndLlamaCppLogits) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GgufGolden, ::testing::Combine(::testing::ValuesIn(kCases), ::testing::Values("seq", "rnn")),
                          [](const auto& info) {
-                           std::string s = std::string(std::get<0>(info.param).file) + "_" + std::get<1>(info.param);
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test_name(std::string(std::get<0>(info.param).file) + "_" + std::get<1>(info.param));
                          });
 
 // llama.cpp's layout, undone, is the official checkpoint: the same names, shapes and values.

@@ -19,12 +19,6 @@ namespace {
 // 1e-5; an ln_x eps or ordering mistake moves the logits by 0.2 - 1.
 constexpr double kTolerance = 1e-3;
 
-std::string test_name(std::string s) {
-  for (char& ch : s)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
 // ---- random-weight fixtures: every layout holds the same (bf16-exact) values ----
 
 using Param = std::tuple<std::string /*case*/, std::string /*file*/, std::string /*mode*/, std::string /*dtype*/>;

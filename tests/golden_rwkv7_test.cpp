@@ -38,11 +38,8 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values("model-f32.pth", "model-bf16.pth", "model.safetensors"),
                        ::testing::Values("seq", "rnn"), ::testing::Values("f32", "bf16")),
     [](const auto& info) {
-      std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_" + std::get<2>(info.param) + "_" +
-                      std::get<3>(info.param);
-      for (char& ch : s)
-        if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return s;
+      return test_name(std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_" + std::get<2>(info.param) + "_" +
+                       std::get<3>(info.param));
     });
 
 // The trained byte-level RWKV-7 from rwkv.cpp's tests, converted to the official layout.
@@ -61,10 +58,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TrainedTiny7,
                          ::testing::Combine(::testing::Values("model-f32.pth", "model.safetensors"),
                                             ::testing::Values("seq", "rnn")),
                          [](const auto& info) {
-                           std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test_name(std::get<0>(info.param) + "_" + std::get<1>(info.param));
                          });
 
 }  // namespace

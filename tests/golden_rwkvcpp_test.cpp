@@ -51,11 +51,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, RwkvCppGolden,
                                             ::testing::Values("FP32", "FP16", "Q5_0", "Q5_1"),
                                             ::testing::Values("seq", "rnn")),
                          [](const auto& info) {
-                           std::string s = std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_" +
-                                           std::get<2>(info.param);
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test_name(std::get<0>(info.param) + "_" + std::get<1>(info.param) + "_" +
+                                            std::get<2>(info.param));
                          });
 
 // rwkv.cpp's own check: the logits after the bytes `"in`, expected-logits-<ver>.bin. Its 5v2 file

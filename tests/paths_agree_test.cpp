@@ -66,10 +66,7 @@ TEST_P(PathsAgree, BadTokenLeavesStateUntouched) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, PathsAgree,
                          ::testing::Values("rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny", "rwkv5-tiny", "rwkv6-tiny"),
                          [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test_name(info.param);
                          });
 
 }  // namespace

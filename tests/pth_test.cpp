@@ -72,10 +72,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, PthFixture,
                                            FixtureCase{"tiny-6v0-1m", "model-f32.pth", DType::F32},
                                            FixtureCase{"tiny-7v0-834K", "model-f32.pth", DType::F32}),
                          [](const auto& info) {
-                           std::string s = std::string(info.param.folder) + "_" + info.param.file;
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test::test_name(std::string(info.param.folder) + "_" + info.param.file);
                          });
 
 // ---- hand-built archives ----

@@ -93,10 +93,7 @@ TEST_P(QuantAccuracy, WithinMeasuredBounds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, QuantAccuracy, ::testing::ValuesIn(kBounds), [](const auto& info) {
-  std::string s = std::string(info.param.model) + "_" + info.param.type;
-  for (char& ch : s)
-    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
+  return test_name(std::string(info.param.model) + "_" + info.param.type);
 });
 
 // The K-quants where their 256-blocks fit: one layer of RWKV-7 0.1B's shape (C = 768), random

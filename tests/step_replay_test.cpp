@@ -75,10 +75,7 @@ TEST_P(StepReplay, ReplayedStepsGiveTheSameLogits) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, StepReplay,
                          ::testing::Values("rwkv5-tiny", "rwkv6-tiny", "rwkv7-tiny", "rwkv7a-tiny", "rwkv7b-tiny"),
                          [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
+                           return test_name(info.param);
                          });
 
 }  // namespace

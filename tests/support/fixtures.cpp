@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <cctype>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -42,6 +43,12 @@ std::optional<fs::path> tokenizer_dir() {
 
 fs::path source_dir() { return RWKV_SOURCE_DIR; }
 fs::path rwkv_binary() { return RWKV_BINARY; }
+
+std::string test_name(std::string s) {
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
 
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

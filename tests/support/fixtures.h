@@ -23,6 +23,10 @@ std::optional<fs::path> tokenizer_dir();
 fs::path source_dir();
 fs::path rwkv_binary();
 
+// A GoogleTest parameter name from fixture names: every character but letters and digits
+// becomes '_'.
+std::string test_name(std::string s);
+
 // Reads a whole file; throws on error.
 std::string read_file(const fs::path& p);
 void write_file(const fs::path& p, std::string_view bytes);
