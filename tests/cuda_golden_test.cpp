@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <regex>
 #include <tuple>
 
 #include "cuda_support.h"
@@ -203,12 +202,7 @@ std::vector<float> decode(Model& model, const std::vector<int32_t>& tokens, size
 }
 
 // Steps replayed as CUDA graphs so far, from the backend's description; -1 when graphs are off.
-int replayed_steps(const Model& model) {
-  std::smatch m;
-  const std::string d = model.describe();
-  if (!std::regex_search(d, m, std::regex("(\\d+) of (\\d+) one-token steps replayed as CUDA graphs"))) return -1;
-  return std::stoi(m[1]);
-}
+int graph_steps(const Model& model) { return replayed_steps(model, " as CUDA graphs"); }
 
 class CudaStepGraphs : public ::testing::TestWithParam<std::string> {
  protected:
@@ -230,8 +224,8 @@ TEST_P(CudaStepGraphs, ReplaysGiveTheSameLogitsAsEagerSteps) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(max_abs_diff(a, b), 0.0) << recorded->describe();
   // Replays must have happened (7b's steps are never recorded: its DEA context grows each step).
-  if (GetParam() != "rwkv7b-tiny") EXPECT_GE(replayed_steps(*recorded), 40) << recorded->describe();
-  else EXPECT_EQ(replayed_steps(*recorded), 0) << recorded->describe();
+  if (GetParam() != "rwkv7b-tiny") EXPECT_GE(graph_steps(*recorded), 40) << recorded->describe();
+  else EXPECT_EQ(graph_steps(*recorded), 0) << recorded->describe();
   // And both agree with the official logits over the fixture's own tokens.
   const auto expected = read_f32(c.dir / "logits.f32");
   const std::vector<float> first(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(expected.size()));
@@ -274,7 +268,7 @@ TEST(CudaStepGraphsStates, InterleavedAndCopiedStatesMatchEagerSteps) {
         out.insert(out.end(), logits.begin(), logits.end());
       }
     }
-    replays = replayed_steps(*model);
+    replays = graph_steps(*model);
     return out;
   };
   const auto recorded = run(with);

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <regex>
 
 #include "support/fixtures.h"
 #include "support/golden.h"
@@ -20,14 +19,6 @@ std::unique_ptr<Model> load(const fs::path& file, bool replay) {
   auto model = Model::load({file.string()});
   unsetenv("RWKV_REPLAY_STEPS");
   return model;
-}
-
-// Steps replayed so far, from the backend's description ("..., R of S one-token steps replayed").
-int replayed_steps(const Model& model) {
-  std::smatch m;
-  const std::string d = model.describe();
-  if (!std::regex_search(d, m, std::regex("(\\d+) of (\\d+) one-token steps replayed"))) return -1;
-  return std::stoi(m[1]);
 }
 
 // Two conversations in turns, one forked midway, a prompt fed between steps.

@@ -1,6 +1,7 @@
 #include "support/golden.h"
 
 #include <algorithm>
+#include <regex>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,13 @@ int top1_agreement(const std::vector<float>& got, const std::vector<float>& want
     agree += argmax(got) == argmax(want);
   }
   return agree;
+}
+
+int replayed_steps(const Model& model, const std::string& suffix) {
+  std::smatch m;
+  const std::string d = model.describe();
+  if (!std::regex_search(d, m, std::regex("(\\d+) of (\\d+) one-token steps replayed" + suffix))) return -1;
+  return std::stoi(m[1]);
 }
 
 }  // namespace rwkv::test

@@ -32,4 +32,8 @@ void expect_official_logits(const GoldenCase& c, const std::string& file, const 
 // How many rows of `vocab` logits have their largest entry at the same place in both.
 int top1_agreement(const std::vector<float>& got, const std::vector<float>& want, int64_t vocab);
 
+// One-token steps replayed so far, from the model's description ("..., R of S one-token steps
+// replayed<suffix>", as the CPU replay backend and the CUDA graphs write it); -1 when absent.
+int replayed_steps(const Model& model, const std::string& suffix = "");
+
 }  // namespace rwkv::test
