@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -124,29 +125,32 @@ namespace {
 // activations.
 constexpr DType kColdTypes[] = {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q5_1};
 
-// One token through many different matrices in turn (so each comes from DRAM, as in a
-// decode step): input-major (LoRA as stored) vs the Linear layout; weight type kColdTypes[arg 3].
-void ColdSmall(benchmark::State& state) {
-  const int64_t out = state.range(0), in = state.range(1);
-  const bool input_major = state.range(2) != 0;
-  const DType dtype = kColdTypes[state.range(3)];
-  state.SetLabel(std::string(dtype_name(dtype)));
+// One token `x` through many different out x in matrices of `dtype` in turn (so each comes from
+// DRAM, as in a decode step), input-major (as LoRA factors are stored) or in the Linear layout.
+void cold_decode(benchmark::State& state, DType dtype, int64_t out, int64_t in, bool input_major,
+                 std::vector<float> x) {
   const int64_t bytes = dtype_row_bytes(dtype, in) * out;
   const int64_t copies = std::max<int64_t>(8, (int64_t{128} << 20) / bytes);  // 128 MiB: 4x the L3 here
   auto backend = make_cpu_backend({2, std::nullopt, true});
   std::vector<Weights> ws;
   for (int64_t i = 0; i < copies; ++i) ws.emplace_back(dtype, input_major ? in : out, input_major ? out : in);
-  std::vector<float> x(static_cast<size_t>(in), 0.5f), y(static_cast<size_t>(out));
+  std::vector<float> y(static_cast<size_t>(out));
   int64_t i = 0;
   for (auto _ : state) {
     WeightMatrix w = ws[static_cast<size_t>(i++ % copies)].w;
-    if (input_major) {
-      w = WeightMatrix{DType::BF16, out, in, w.data, dtype_row_bytes(DType::BF16, out), WeightLayout::InOut};
-    }
+    if (input_major) w = WeightMatrix{dtype, out, in, w.data, dtype_row_bytes(dtype, out), WeightLayout::InOut};
     backend->matmul(w, Mat{x.data(), 1, in}, Mat{y.data(), 1, out});
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+// Arguments: outputs, inputs, input-major, weight type kColdTypes[arg 3].
+void ColdSmall(benchmark::State& state) {
+  const DType dtype = kColdTypes[state.range(3)];
+  state.SetLabel(std::string(dtype_name(dtype)));
+  cold_decode(state, dtype, state.range(0), state.range(1), state.range(2) != 0,
+              std::vector<float>(static_cast<size_t>(state.range(1)), 0.5f));
 }
 BENCHMARK(ColdSmall)
     ->Args({64, 768, 1, 0})
@@ -200,29 +204,17 @@ BENCHMARK(QuantizeActivations)->Args({3072, 0})->Args({3072, 1})->Args({8192, 0}
 namespace rwkv {
 namespace {
 // The channel-mix value product of one decode token from DRAM: Linear layout (dense), or input-major
-// with a share of the inputs zero (ReLU^2 leaves about half of them zero on random weights, most of
-// them on trained ones), whose rows are then skipped. Arguments: outputs, inputs, zero percent,
+// with a share of the inputs zero (ReLU^2 leaves about half of them zero on random weights, and
+// 44.5% on the trained tiny-7v0-834K), whose rows are then skipped. Arguments: outputs, inputs, zero percent,
 // input-major. Measured (0.1B shape): dense 97 us either layout, 50% zeros 82 us, 90% zeros 9 us;
 // but the model keeps this matrix in the Linear layout: input-major, its prompt GEMM is slower
 // (0.1B prefill 3200 -> 2600 tok/s), and two copies would cost the memory.
 void ColdSparse(benchmark::State& state) {
-  const int64_t out = state.range(0), in = state.range(1), zero_pct = state.range(2);
-  const bool input_major = state.range(3) != 0;
-  const int64_t bytes = out * in * 2, copies = std::max<int64_t>(8, (int64_t{128} << 20) / bytes);
-  auto backend = make_cpu_backend({2, std::nullopt, true});
-  std::vector<Weights> ws;
-  for (int64_t i = 0; i < copies; ++i) ws.emplace_back(DType::BF16, input_major ? in : out, input_major ? out : in);
-  std::vector<float> x(static_cast<size_t>(in), 0.5f), y(static_cast<size_t>(out));
+  const int64_t in = state.range(1), zero_pct = state.range(2);
+  std::vector<float> x(static_cast<size_t>(in));
   std::mt19937 rng(3);
   for (float& v : x) v = static_cast<int64_t>(rng() % 100) < zero_pct ? 0.0f : 0.5f;
-  int64_t i = 0;
-  for (auto _ : state) {
-    WeightMatrix w = ws[static_cast<size_t>(i++ % copies)].w;
-    if (input_major) w = WeightMatrix{DType::BF16, out, in, w.data, dtype_row_bytes(DType::BF16, out), WeightLayout::InOut};
-    backend->matmul(w, Mat{x.data(), 1, in}, Mat{y.data(), 1, out});
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetBytesProcessed(state.iterations() * bytes);
+  cold_decode(state, DType::BF16, state.range(0), in, state.range(3) != 0, std::move(x));
 }
 BENCHMARK(ColdSparse)
     ->Args({768, 3072, 0, 0})
