@@ -15,7 +15,9 @@ namespace rwkv {
 class MappedFile {
  public:
   // Maps `path` read-only; throws Error naming the file when it cannot be opened or mapped.
-  static std::shared_ptr<const MappedFile> open(const std::string& path);
+  // `populate`: map every page now (a model, read in full soon); false for a file of which only a
+  // few pages will be read (a GGUF model's vocab in its header, the sniffing of a format).
+  static std::shared_ptr<const MappedFile> open(const std::string& path, bool populate = true);
   // Wraps bytes already in memory (tests, fuzzers). The bytes are copied.
   static std::shared_ptr<const MappedFile> from_bytes(std::span<const std::byte> bytes, std::string name);
   ~MappedFile();

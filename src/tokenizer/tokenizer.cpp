@@ -42,7 +42,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
   // Another name: a model file (GGUF: its vocab; other formats hold none), a JSON or a .txt vocab.
   // Only the formats with a magic number are sniffed (a safetensors file is known by its name: its
   // sniffing rule, '{' at byte 8, could match a JSON vocab).
-  FileFormat format = detect_file_format(*MappedFile::open(path.string()));
+  FileFormat format = detect_file_format(*MappedFile::open(path.string(), /*populate=*/false));
   if (format == FileFormat::Gguf) return WorldTokenizer::load_gguf(path.string());
   if (ext == ".safetensors") format = FileFormat::Safetensors;
   else if (format == FileFormat::Safetensors) format = FileFormat::Unknown;
@@ -54,7 +54,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
 }
 
 std::unique_ptr<Tokenizer> tokenizer_in_model_file(const std::filesystem::path& weights) {
-  const auto file = MappedFile::open(weights.string());
+  const auto file = MappedFile::open(weights.string(), /*populate=*/false);  // only the header is read
   if (detect_file_format(*file) != FileFormat::Gguf) return nullptr;
   const TensorMap map = read_gguf(file);
   if (!gguf_has_rwkv_vocab(map.metadata())) return nullptr;

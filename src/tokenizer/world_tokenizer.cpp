@@ -39,7 +39,8 @@ std::unique_ptr<WorldTokenizer> WorldTokenizer::load_json(const std::string& pat
 }
 
 std::unique_ptr<WorldTokenizer> WorldTokenizer::load_gguf(const std::string& path) {
-  return std::make_unique<WorldTokenizer>(parse_vocab_gguf(read_gguf(MappedFile::open(path)).metadata(), path));
+  const auto file = MappedFile::open(path, /*populate=*/false);  // only the header (metadata) is read
+  return std::make_unique<WorldTokenizer>(parse_vocab_gguf(read_gguf(file).metadata(), path));
 }
 
 std::vector<int32_t> WorldTokenizer::encode(std::string_view bytes) const {
