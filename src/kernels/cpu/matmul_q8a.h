@@ -3,7 +3,7 @@
 // nearest, as ggml's quantize_row_q8_0), and each weight block meets them in an integer dot
 // product (AVX512_VNNI: 64 multiply-adds per instruction; AVX2: 32 per maddubs/madd pair), scaled
 // by both blocks' scales.
-// ref_q8a_rows is the scalar twin: the same integer sums, the same scaling.
+// ref_q8a_rows is the scalar twin: the exactly dequantized weights times the 8-bit activations.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // AVX2 kernels of matmul_q8a.h, for every type the VNNI kernel does not serve and for CPUs without
 // AVX512_VNNI: one 32-weight block per 256-bit integer dot product (maddubs: u8 x s8 pairs into
-// s16, then madd into s32 lanes). The sums are the scalar twin's integers exactly. Only called
+// s16, then madd into s32 lanes), exact integer sums, then scaled. Only called
 // after a run-time CPU check; no std:: function templates inside the SIMD region.
 #if defined(__x86_64__)
 #include <immintrin.h>
