@@ -185,7 +185,7 @@ BENCHMARK(ColdSmall)
 
 namespace rwkv::cpu {
 namespace {
-// The 8-bit quantization of one decode token's activations (before each Q8_0/Q4_0 product), per ISA.
+// The 8-bit quantization of one decode token's activations (before each quantized product), per ISA.
 void QuantizeActivations(benchmark::State& state) {
   const int64_t cols = state.range(0);
   const Isa isa = state.range(1) ? active_isa() : Isa::Scalar;

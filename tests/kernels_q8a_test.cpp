@@ -1,6 +1,7 @@
 // Decode products with 8-bit activations (fast_activations) for every ggml block type: the SIMD
 // kernels (AVX512_VNNI, AVX2) equal their scalar twin (the dequantized weights times the 8-bit
-// activations) up to float summation order, and all stay within the activation rounding of the exact product.
+// activations) up to float summation order, and all stay within the activation rounding of the
+// exact product.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -80,8 +80,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--chunk-size", f.chunk, "prompt tokens per sequence-path chunk")->capture_default_str();
   app.add_flag("--exact", f.exact,
                "f32 activations in every matrix product (by default: bf16 in the prompt's products with bf16 "
-               "weights, 8-bit with Q8_0/Q4_0 weights, where the CPU has AVX512_BF16 / AVX512_VNNI; logits move "
-               "by ~1e-2)");
+               "weights where the CPU has AVX512_BF16, 8-bit in decode with quantized weights (AVX2 or "
+               "AVX512_VNNI); logits move by ~0.01-0.1)");
   app.add_flag("--no-echo", f.no_echo, "print only the generated text, not the prompt first");
   app.add_flag("--huge-pages", f.huge_pages, "copy the weights onto 2 MiB pages at load (faster decode of big models)");
 }

@@ -193,7 +193,7 @@ class CpuBackend final : public Backend {
     WeightMatrix w;
     Mat x, y;
     bool accumulate = false;
-    const cpu::Q8Activations* q8 = nullptr;  // x quantized (Q8_0/Q4_0 weights with fast activations)
+    const cpu::Q8Activations* q8 = nullptr;  // x quantized (quantized weights with fast activations)
     size_t partials_at = 0;                  // split by inputs: where threads 1.. sum in inout_partials_
   };
   // Input-major products of one token with AVX-512 are split by inputs (each thread streams its
@@ -413,7 +413,7 @@ class CpuBackend final : public Backend {
   cpu::PackedActivations packed_;
   std::vector<uint32_t> xpairs_;    // activations as bf16 pairs for the input-major bf16 GEMM
   std::vector<float> dea_scores_;   // DEA attention weights, [queries][context]
-  cpu::Q8Activations q8_;           // activations quantized for the Q8_0/Q4_0 decode products
+  cpu::Q8Activations q8_;           // activations quantized for the quantized-weight decode products
   std::vector<float> inout_partials_;  // per-thread partial sums of input-major decode products
   std::vector<cpu::Q8Activations> batch_q8_;  // matmul_batch: each product's quantized activations
   std::vector<DecodeJob> batch_jobs_;        // matmul_batch: its products as decode jobs

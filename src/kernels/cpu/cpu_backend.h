@@ -13,8 +13,9 @@ struct CpuBackendOptions {
   int threads = 0;                // 0 = one per physical core
   std::optional<cpu::Isa> isa;    // default: the best this CPU supports (or RWKV_ISA)
   // Reduced-precision activations where the hardware pays for it: prompt GEMMs with bf16 weights
-  // round them to bf16 (AVX512_BF16 dot products, about twice the throughput), products with
-  // Q8_0/Q4_0 weights quantize them to 8 bits (AVX512_VNNI integer dot products), as llama.cpp does.
+  // round them to bf16 (AVX512_BF16 dot products, about twice the throughput), decode products
+  // with quantized weights quantize them to 8 bits (AVX2 / AVX512_VNNI integer dot products), as
+  // llama.cpp does.
   bool fast_activations = false;
   // Copy weight matrices into memory backed by 2 MiB pages (transparent huge pages) instead of
   // reading them from the file mapping's 4 KiB pages: fewer TLB misses when a decode step streams
